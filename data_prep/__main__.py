@@ -1,0 +1,50 @@
+"""Command line: ``python -m data_prep prepare --source PATH --out DIR [--size 96 ...]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+
+from data_prep.config import PrepareConfig
+from data_prep.prepare import prepare
+from data_prep.source import SourceError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m data_prep")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("prepare", help="prepare UTKFace for training")
+    run.add_argument(
+        "--source", required=True, help="UTKFace folder, or its .tar.gz / .zip archive"
+    )
+    run.add_argument("--out", required=True, help="folder to write the prepared data set to")
+    for option in fields(PrepareConfig):
+        run.add_argument(
+            f"--{option.name.replace('_', '-')}",
+            type=type(option.default),
+            default=option.default,
+            help=f"{option.metadata['help']} (default: {option.default:g})",
+        )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = vars(_parser().parse_args(argv))
+    config = PrepareConfig(**{option.name: args[option.name] for option in fields(PrepareConfig)})
+    try:
+        report = prepare(args["source"], args["out"], config)
+    except (SourceError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    summary = {key: report[key] for key in ("files", "rebalance", "timings")}
+    summary["detector"] = {k: v for k, v in report["detector"].items() if k != "fallback_files"}
+    summary["splits"] = {s: report["distributions"][s]["count"] for s in ("train", "val", "test")}
+    print(json.dumps(summary, indent=2))
+    print(f"Wrote {args['out']}/manifest.csv, arrays and report.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

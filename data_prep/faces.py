@@ -1,0 +1,121 @@
+"""Find faces with MTCNN and cut the tight square face crop used by the ``cropped`` variant.
+
+The crop is defined from a detector box by one function, `face_crop`, which training data
+and inference both call, so the model always sees faces framed the same way.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from data_prep.images import resize_square
+
+CROP_SCALE = 0.9
+"""Side of the square crop relative to the geometric mean of the box's width and height:
+slightly inside MTCNN's box, so forehead to chin with little hair or background."""
+
+FALLBACK_BOX = (0.075, -0.115, 0.82, 1.075)
+"""Where no face is found: the median MTCNN box on UTKFace chips, as fractions of the image
+(x, y, width, height). The chips are aligned, so this is the face in almost all of them."""
+
+DETECT_MAX_SIDE = 640
+"""Images are shrunk to this longer side before detection (speed); boxes are scaled back."""
+
+
+@dataclass(frozen=True)
+class Face:
+    """A face box in pixels of the image it was found in: x, y (top left), width, height.
+
+    ``confidence`` is MTCNN's score in [0, 1]; 0 marks the fallback box (no face found).
+    """
+
+    x: float
+    y: float
+    width: float
+    height: float
+    confidence: float
+
+    @property
+    def area(self) -> float:
+        return self.width * self.height
+
+
+def fallback_face(image_width: int, image_height: int) -> Face:
+    """The fixed central box used when the detector finds no face."""
+    x, y, w, h = FALLBACK_BOX
+    return Face(x * image_width, y * image_height, w * image_width, h * image_height, 0.0)
+
+
+def crop_square(face: Face) -> tuple[int, int, int, int]:
+    """The square (left, top, right, bottom) cut around a face box, in pixels.
+
+    It may reach past the image border; `face_crop` fills that part with black.
+    """
+    side = CROP_SCALE * float(np.sqrt(face.width * face.height))
+    center_x = face.x + face.width / 2
+    center_y = face.y + face.height / 2
+    left = round(center_x - side / 2)
+    top = round(center_y - side / 2)
+    side_px = max(1, round(side))
+    return left, top, left + side_px, top + side_px
+
+
+def face_crop(image: Image.Image, face: Face, size: int) -> np.ndarray:
+    """The face's square crop resized to ``size x size``; uint8 (size, size, 3).
+
+    Parts of the square outside the image are black.
+    """
+    return resize_square(image.crop(crop_square(face)), size)
+
+
+class FaceDetector:
+    """MTCNN (weights ship in the ``mtcnn`` package) behind a lock, loaded on first use.
+
+    max_side: images are shrunk so their longer side is at most this before detection.
+    MTCNN's ``min_face_size`` must stay at its default of 20 (other values fail in mtcnn 1.0),
+    so shrinking is also how very large photos are handled.
+    """
+
+    def __init__(self, max_side: int = DETECT_MAX_SIDE):
+        self.max_side = max_side
+        self._mtcnn = None
+        self._lock = threading.Lock()
+
+    def _model(self):
+        if self._mtcnn is None:
+            from mtcnn import MTCNN
+
+            self._mtcnn = MTCNN()
+        return self._mtcnn
+
+    def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
+        """Faces in each uint8 (H, W, 3) image, largest first; one list per image.
+
+        Passing many images in one call is several times faster than one call per image.
+        """
+        if not images:
+            return []
+        shrunk, scales = [], []
+        for array in images:
+            scale = min(1.0, self.max_side / max(array.shape[:2]))
+            if scale < 1.0:
+                small = Image.fromarray(array)
+                new_size = (max(1, round(small.width * scale)), max(1, round(small.height * scale)))
+                array = np.asarray(small.resize(new_size, Image.Resampling.BILINEAR))
+            shrunk.append(array)
+            scales.append(scale)
+        with self._lock:
+            results = self._model().detect_faces(shrunk, fit_to_image=False)
+        faces = []
+        for found, scale in zip(results, scales, strict=True):
+            image_faces = [
+                Face(*(float(v) / scale for v in item["box"]), float(item["confidence"]))
+                for item in found
+            ]
+            faces.append(sorted(image_faces, key=lambda face: face.area, reverse=True))
+        return faces

@@ -1,0 +1,33 @@
+"""Shared fixtures: synthetic UTKFace-style sources and one prepared folder per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from data_prep import FaceDetector, PrepareConfig, prepare
+from tests.synthetic import write_utkface_folder
+
+SMALL_CONFIG = PrepareConfig(size=32, detect_batch=16)
+
+
+@pytest.fixture(scope="session")
+def detector() -> FaceDetector:
+    """One MTCNN for the whole session (loading it takes seconds)."""
+    return FaceDetector(max_side=SMALL_CONFIG.detect_max_side)
+
+
+@pytest.fixture(scope="session")
+def utk_folder(tmp_path_factory) -> Path:
+    """40 drawn-face chips with UTKFace names, ages 0-95."""
+    folder = tmp_path_factory.mktemp("utk") / "UTKFace"
+    write_utkface_folder(folder, n=40)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def prepared(tmp_path_factory, utk_folder, detector) -> tuple[Path, dict]:
+    """`utk_folder` prepared once: (output folder, report)."""
+    out = tmp_path_factory.mktemp("prepared")
+    return out, prepare(utk_folder, out, SMALL_CONFIG, detector)
