@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import fields
 
-from data_prep.config import PrepareConfig
+from data_prep.config import PrepareConfig, add_config_arguments, config_from_args
 from data_prep.prepare import prepare
 from data_prep.source import SourceError
 
@@ -20,19 +19,13 @@ def _parser() -> argparse.ArgumentParser:
         "--source", required=True, help="UTKFace folder, or its .tar.gz / .zip archive"
     )
     run.add_argument("--out", required=True, help="folder to write the prepared data set to")
-    for option in fields(PrepareConfig):
-        run.add_argument(
-            f"--{option.name.replace('_', '-')}",
-            type=type(option.default),
-            default=option.default,
-            help=f"{option.metadata['help']} (default: {option.default:g})",
-        )
+    add_config_arguments(run, PrepareConfig)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = vars(_parser().parse_args(argv))
-    config = PrepareConfig(**{option.name: args[option.name] for option in fields(PrepareConfig)})
+    config = config_from_args(PrepareConfig, args)
     try:
         report = prepare(args["source"], args["out"], config)
     except (SourceError, ValueError) as error:

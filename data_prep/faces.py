@@ -93,13 +93,21 @@ class FaceDetector:
             self._mtcnn = MTCNN()
         return self._mtcnn
 
-    def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
+    def detect(self, images: Sequence[np.ndarray], batch: int = 40) -> list[list[Face]]:
         """Faces in each uint8 (H, W, 3) image, largest first; one list per image.
 
-        Passing many images in one call is several times faster than one call per image.
+        Images go to MTCNN `batch` at a time: several times faster than one call per image.
         """
-        if not images:
-            return []
+        faces = []
+        for start in range(0, len(images), batch):
+            faces += self._detect_batch(images[start : start + batch])
+        return faces
+
+    def detect_largest(self, images: Sequence[np.ndarray], batch: int = 40) -> list[Face | None]:
+        """The largest face of each image, or None where there is none."""
+        return [found[0] if found else None for found in self.detect(images, batch)]
+
+    def _detect_batch(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
         shrunk, scales = [], []
         for array in images:
             scale = min(1.0, self.max_side / max(array.shape[:2]))

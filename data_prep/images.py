@@ -19,6 +19,10 @@ MAX_PIXELS = 120_000_000
 """Largest image (width x height) accepted; a 12000x9000 photo passes, a 50000x50000 bomb not."""
 
 ImageInput = str | Path | bytes | Image.Image | np.ndarray
+SOURCE_SIZE = "source_size"
+"""Key in ``image.info`` of the upright (width, height) before any shrinking."""
+_ORIENTATION = 0x0112
+_TRANSPOSING_ORIENTATIONS = (5, 6, 7, 8)
 
 
 class ImageError(ValueError):
@@ -98,7 +102,8 @@ def load_image(
 
     max_pixels: larger images are refused before they are decoded.
     max_side: if given, the result is shrunk so its longer side is at most this many pixels
-    (JPEGs are then decoded at reduced scale, which is much faster for big photos).
+    (JPEGs are then decoded at reduced scale, which is much faster for big photos); the
+    upright size before shrinking stays in ``image.info[SOURCE_SIZE]``.
     Raises `ImageError` for anything that is not a usable image.
     """
     image = _open(source)
@@ -115,6 +120,8 @@ def load_image(
             image.draft("RGB", (max_side, max_side))
         image.seek(0)
         image.load()
+        if image.getexif().get(_ORIENTATION, 1) in _TRANSPOSING_ORIENTATIONS:
+            width, height = height, width
         image = ImageOps.exif_transpose(image)
         image = _to_rgb(image)
     except ImageError:
@@ -123,6 +130,7 @@ def load_image(
         raise _damaged(error) from None
     if max_side is not None and max(image.size) > max_side:
         image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    image.info[SOURCE_SIZE] = (width, height)
     return image
 
 

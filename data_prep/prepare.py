@@ -129,9 +129,8 @@ def _build_arrays(
             batch = files[start : start + config.detect_batch]
             images = [load_image(blobs[file]) for file in batch]
             missing = [i for i, file in enumerate(batch) if file not in cache]
-            found = detector.detect([np.asarray(images[i]) for i in missing])
-            for i, faces in zip(missing, found, strict=True):
-                cache[batch[i]] = faces[0] if faces else None
+            found = detector.detect_largest([np.asarray(images[i]) for i in missing])
+            cache.update((batch[i], face) for i, face in zip(missing, found, strict=True))
             for offset, (file, image) in enumerate(zip(batch, images, strict=True)):
                 face = cache[file] or fallback_face(image.width, image.height)
                 arrays["full"][start + offset] = resize_square(image, size)

@@ -31,3 +31,19 @@ def prepared(tmp_path_factory, utk_folder, detector) -> tuple[Path, dict]:
     """`utk_folder` prepared once: (output folder, report)."""
     out = tmp_path_factory.mktemp("prepared")
     return out, prepare(utk_folder, out, SMALL_CONFIG, detector)
+
+
+@pytest.fixture(scope="session")
+def smoke_weights(prepared, tmp_path_factory) -> Path:
+    """Tiny age and gender models for both variants, one epoch on the synthetic prepared set,
+    trained through the CLI (a weights folder laid out like model/weights)."""
+    from model.train import main as train_main
+
+    out = tmp_path_factory.mktemp("weights")
+    for variant in ("full", "cropped"):
+        for task in ("age", "gender"):
+            arguments = ["--task", task, "--variant", variant, "--data", str(prepared[0]),
+                         "--out", str(out), "--epochs", "1", "--batch-size", "8",
+                         "--stem-width", "8", "--widths", "8", "16"]  # fmt: skip
+            assert train_main(arguments) == 0
+    return out

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data_prep.images import ImageError, load_image
+from data_prep.images import SOURCE_SIZE, ImageError, load_image
 from tests.synthetic import draw_face
 
 
@@ -50,11 +50,15 @@ def test_transparent_pixels_become_white():
     assert np.asarray(load_image(_encode(rgba, "PNG")))[0, 0].tolist() == [255, 255, 255]
 
 
-def test_exif_orientation_is_applied():
-    wide = Image.new("RGB", (40, 20), "red")
+def test_exif_orientation_is_applied_and_the_upright_size_kept():
+    wide = Image.new("RGB", (400, 200), "red")
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90 degrees clockwise on display
-    assert load_image(_encode(wide, "JPEG", exif=exif)).size == (20, 40)
+    image = load_image(_encode(wide, "JPEG", exif=exif))
+    assert image.size == (200, 400)
+    shrunk = load_image(_encode(wide, "JPEG", exif=exif), max_side=100)
+    assert shrunk.size == (50, 100)
+    assert shrunk.info[SOURCE_SIZE] == (200, 400)
 
 
 def test_animation_gives_its_first_frame():

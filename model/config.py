@@ -1,0 +1,76 @@
+"""One config object per training run; every field is a ``python -m model.train`` flag."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    task: str = field(default="age", metadata={"help": "age or gender"})
+    variant: str = field(default="cropped", metadata={"help": "full or cropped"})
+    data: str = field(default="data/prepared", metadata={"help": "prepared data folder"})
+    out: str = field(default=str(WEIGHTS_DIR), metadata={"help": "weights folder"})
+    epochs: int = field(default=30, metadata={"help": "total epochs of the schedule"})
+    batch_size: int = field(default=64, metadata={"help": "images per step"})
+    learning_rate: float = field(default=2e-3, metadata={"help": "peak learning rate (AdamW)"})
+    weight_decay: float = field(default=1e-4, metadata={"help": "AdamW weight decay"})
+    warmup_epochs: int = field(default=1, metadata={"help": "linear warm-up before cosine decay"})
+    stem_width: int = field(default=32, metadata={"help": "channels of the stride-2 stem"})
+    widths: tuple[int, ...] = field(
+        default=(64, 128, 256), metadata={"help": "channels of each stride-2 stage"}
+    )
+    blocks_per_stage: int = field(default=1, metadata={"help": "residual blocks per stage"})
+    dropout: float = field(default=0.3, metadata={"help": "dropout before the output unit"})
+    augment: bool = field(default=True, metadata={"help": "flip/shift/rotate/zoom/colour"})
+    patience: int = field(default=8, metadata={"help": "early-stopping patience in epochs"})
+    max_minutes: float = field(
+        default=60.0, metadata={"help": "stop before an epoch that would end past this"}
+    )
+    limit: int = field(default=0, metadata={"help": "use only the first N images (0: all)"})
+    seed: int = field(default=0, metadata={"help": "random seed"})
+    resume: bool = field(
+        default=False, metadata={"help": "continue from the last checkpoint and its optimizer"}
+    )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def variant_dir(self) -> Path:
+        return Path(self.out) / self.variant
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """Where one task's artefacts live in a variant's weights folder."""
+
+    variant_dir: Path
+    task: str
+
+    @property
+    def model(self) -> Path:
+        """The shipped inference model (no optimizer state)."""
+        return self.variant_dir / f"{self.task}.keras"
+
+    @property
+    def history(self) -> Path:
+        """Per-epoch losses and metrics, train and val, across resumes (CSV)."""
+        return self.variant_dir / f"{self.task}_history.csv"
+
+    @property
+    def run_info(self) -> Path:
+        """What produced the model: data counts, config, epochs, wall time, versions (JSON)."""
+        return self.variant_dir / f"{self.task}_run.json"
+
+    @property
+    def resume(self) -> Path:
+        """The last epoch's model with its optimizer state, for ``--resume``."""
+        return self.variant_dir / f"{self.task}.resume.keras"
+
+
+CALIBRATION_FILE = "calibration.json"
+METRICS_FILE = "metrics.json"

@@ -1,0 +1,69 @@
+"""The two prediction tasks, each a separate CNN: age (regression) and gender (binary).
+
+Each `Task` says what its network outputs, how it is trained and which labels it learns from;
+everything else (backbone, training loop, evaluation plumbing) is shared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from data_prep import SplitData
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    activation: str
+    loss: str
+    monitor: str
+    """Validation metric that picks the best epoch (lower is better)."""
+
+    def metrics(self) -> list:
+        raise NotImplementedError
+
+    def labels(self, data: SplitData) -> tuple[np.ndarray, np.ndarray]:
+        """(targets float32 (N,), mask bool (N,)) of the rows this task can learn from."""
+        raise NotImplementedError
+
+    def output_bias(self, targets: np.ndarray) -> float:
+        """Initial bias of the output unit, so training starts at the label mean."""
+        raise NotImplementedError
+
+
+class AgeTask(Task):
+    """Age in years: one ReLU unit, mean squared error, mean absolute error reported."""
+
+    def metrics(self) -> list:
+        return [keras.metrics.MeanAbsoluteError(name="mae")]
+
+    def labels(self, data: SplitData) -> tuple[np.ndarray, np.ndarray]:
+        return data.ages.astype(np.float32), data.ages >= 0
+
+    def output_bias(self, targets: np.ndarray) -> float:
+        return float(np.mean(targets))
+
+
+class GenderTask(Task):
+    """Probability of 'female' (label 1): one sigmoid unit, binary cross-entropy."""
+
+    def metrics(self) -> list:
+        return [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")]
+
+    def labels(self, data: SplitData) -> tuple[np.ndarray, np.ndarray]:
+        return data.genders.astype(np.float32), data.genders >= 0
+
+    def output_bias(self, targets: np.ndarray) -> float:
+        share = float(np.clip(np.mean(targets), 1e-3, 1 - 1e-3))
+        return float(np.log(share / (1 - share)))
+
+
+TASKS: dict[str, Task] = {
+    "age": AgeTask("age", activation="relu", loss="mean_squared_error", monitor="val_mae"),
+    "gender": GenderTask(
+        "gender", activation="sigmoid", loss="binary_crossentropy", monitor="val_loss"
+    ),
+}

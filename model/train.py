@@ -1,0 +1,187 @@
+"""Train one CNN: ``python -m model.train --task age|gender --variant full|cropped --data DIR``.
+
+Writes to ``<out>/<variant>/``: the best model (``<task>.keras``), its per-epoch history
+(``<task>_history.csv``), what produced it (``<task>_run.json``) and the last checkpoint
+with optimizer state (``<task>.resume.keras``) so ``--resume`` continues a schedule later.
+After an age model, its error margins are calibrated on the validation split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from data_prep import load_split
+from data_prep.config import add_config_arguments, config_from_args
+from model.config import ModelFiles, TrainConfig
+from model.data import make_dataset
+from model.networks import build_model, compile_model, save_for_inference
+from model.tasks import TASKS
+
+
+def learning_rate_at(epoch: int, config: TrainConfig) -> float:
+    """Linear warm-up for `warmup_epochs`, then cosine decay to 2% of the peak at `epochs`."""
+    if epoch < config.warmup_epochs:
+        return config.learning_rate * (epoch + 1) / (config.warmup_epochs + 1)
+    progress = (epoch - config.warmup_epochs) / max(1, config.epochs - config.warmup_epochs)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return config.learning_rate * (0.02 + 0.98 * cosine)
+
+
+class EpochBookkeeping(keras.callbacks.Callback):
+    """Adds learning rate and epoch seconds to the logs, saves the best inference model and
+    the resume checkpoint, and stops before an epoch that would overrun the time budget."""
+
+    def __init__(self, files: ModelFiles, monitor: str, best: float, max_seconds: float):
+        super().__init__()
+        self.files, self.monitor, self.best = files, monitor, best
+        self.best_epoch: int | None = None
+        self.max_seconds = max_seconds
+        self.started = time.perf_counter()
+        self.longest_epoch = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self.epoch_started
+        self.longest_epoch = max(self.longest_epoch, seconds)
+        logs["learning_rate"] = float(
+            keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+        )
+        logs["epoch_seconds"] = seconds
+        if logs[self.monitor] < self.best:
+            self.best, self.best_epoch = float(logs[self.monitor]), epoch + 1
+            save_for_inference(self.model, self.files.model)
+        self.model.save(self.files.resume)
+        elapsed = time.perf_counter() - self.started
+        if elapsed + self.longest_epoch > self.max_seconds:
+            print(f"\nStopping: one more epoch would pass {self.max_seconds / 60:.0f} minutes")
+            self.model.stop_training = True
+
+
+def _labelled(data, task, limit: int):
+    targets, mask = task.labels(data)
+    images, targets = data.images[mask], targets[mask]
+    return (images[:limit], targets[:limit]) if limit else (images, targets)
+
+
+def train(config: TrainConfig) -> dict:
+    """Train (or resume) one model as `config` says; returns the run information written."""
+    task = TASKS[config.task]
+    files = ModelFiles(config.variant_dir, config.task)
+    files.variant_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+
+    train_x, train_y = _labelled(
+        load_split(config.data, config.variant, "train"), task, config.limit
+    )
+    val_x, val_y = _labelled(load_split(config.data, config.variant, "val"), task, config.limit)
+    input_size = train_x.shape[1]
+
+    can_resume = config.resume and files.resume.is_file() and files.run_info.is_file()
+    if config.resume and not can_resume:
+        print(f"Nothing to resume in {files.variant_dir}: starting a new run")
+    previous = json.loads(files.run_info.read_text()) if can_resume else {}
+    if can_resume:
+        model = keras.models.load_model(files.resume)
+        initial_epoch = previous.get("epochs_done", 0)
+        best = previous.get("best_value", math.inf)
+        print(f"Resuming {files.resume} after epoch {initial_epoch}")
+    else:
+        model = build_model(task, config, input_size, task.output_bias(train_y))
+        compile_model(model, task, config)
+        initial_epoch, best = 0, math.inf
+        files.history.unlink(missing_ok=True)
+
+    bookkeeping = EpochBookkeeping(files, task.monitor, best, config.max_minutes * 60)
+    callbacks = [
+        keras.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(epoch, config)),
+        bookkeeping,
+        keras.callbacks.EarlyStopping(task.monitor, patience=config.patience),
+        keras.callbacks.CSVLogger(files.history, append=True),
+    ]
+    started = time.perf_counter()
+    history = model.fit(
+        make_dataset(train_x, train_y, config.batch_size, True, config.augment, config.seed),
+        validation_data=make_dataset(val_x, val_y, 256, False, False),
+        epochs=config.epochs,
+        initial_epoch=initial_epoch,
+        callbacks=callbacks,
+        shuffle=False,  # the dataset reshuffles itself every epoch
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
+    wall = time.perf_counter() - started
+    epochs_now = len(history.epoch)
+
+    run = {
+        "task": config.task,
+        "variant": config.variant,
+        "config": config.to_dict(),
+        "input_size": input_size,
+        "parameters": model.count_params(),
+        "data": {"train": len(train_x), "val": len(val_x), "source": config.data},
+        "epochs_done": initial_epoch + epochs_now,
+        "best_epoch": bookkeeping.best_epoch or previous.get("best_epoch"),
+        "best_metric": task.monitor,
+        "best_value": bookkeeping.best,
+        "total_wall_time_s": round(previous.get("total_wall_time_s", 0.0) + wall, 1),
+        "sessions": [
+            *previous.get("sessions", []),
+            {
+                "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+                "epochs": epochs_now,
+                "wall_time_s": round(wall, 1),
+            },
+        ],
+        "versions": {
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+    }
+    files.run_info.write_text(json.dumps(run, indent=2))
+    if config.task == "age":
+        from model.calibration import calibrate_variant
+
+        calibrate_variant(config.variant_dir, config.data, config.variant)
+    return run
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m model.train", description=__doc__)
+    add_config_arguments(parser, TrainConfig)
+    config = config_from_args(TrainConfig, parser.parse_args(argv))
+    if config.task not in TASKS or config.variant not in ("full", "cropped"):
+        parser.error("--task must be age or gender, --variant full or cropped")
+    run = train(config)
+    print(
+        json.dumps(
+            {
+                k: run[k]
+                for k in (
+                    "epochs_done",
+                    "best_epoch",
+                    "best_metric",
+                    "best_value",
+                    "total_wall_time_s",
+                )
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

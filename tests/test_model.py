@@ -1,0 +1,206 @@
+"""The CNNs, their training entry point, calibration and evaluation, on tiny real models."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from model.calibration import AgeCalibration, fit_calibration
+from model.config import CALIBRATION_FILE, ModelFiles, TrainConfig
+from model.evaluate import evaluate
+from model.evaluate import main as evaluate_main
+from model.metrics import age_metrics, evaluate_predictions, gender_metrics, roc_auc
+from model.networks import build_model, compile_model
+from model.tasks import TASKS
+from model.train import learning_rate_at
+from model.train import main as train_main
+
+TINY = TrainConfig(stem_width=8, widths=(8, 16), dropout=0.0)
+
+
+@pytest.mark.parametrize(("task", "activation"), [("age", "relu"), ("gender", "sigmoid")])
+def test_networks_output_one_unit_with_the_task_activation(task, activation):
+    model = build_model(TASKS[task], TINY, input_size=32, output_bias=0.5)
+    assert model.input_shape == (None, 32, 32, 3)
+    assert model.output_shape == (None, 1)
+    assert model.layers[-1].get_config()["activation"] == activation
+    output = model.predict(np.random.uniform(0, 255, (3, 32, 32, 3)).astype("float32"), verbose=0)
+    if task == "age":
+        assert (output >= 0).all()
+    else:
+        assert ((output > 0) & (output < 1)).all()
+
+
+@pytest.mark.parametrize(
+    ("task", "loss"), [("age", "mean_squared_error"), ("gender", "binary_crossentropy")]
+)
+def test_tasks_compile_with_their_loss(task, loss):
+    model = build_model(TASKS[task], TINY, input_size=32)
+    compile_model(model, TASKS[task], TINY)
+    assert model.loss == loss
+    x = np.zeros((2, 32, 32, 3), "float32")
+    y = np.array([0.0, 1.0], "float32")
+    logs = model.train_on_batch(x, y, return_dict=True)
+    assert np.isfinite(logs["loss"])
+
+
+def test_output_bias_starts_training_at_the_label_mean():
+    assert TASKS["age"].output_bias(np.array([10.0, 30.0])) == pytest.approx(20.0)
+    assert TASKS["gender"].output_bias(np.array([1.0, 1.0, 1.0, 0.0])) == pytest.approx(np.log(3))
+
+
+def test_learning_rate_warms_up_then_decays():
+    config = TrainConfig(learning_rate=1e-3, epochs=10, warmup_epochs=1)
+    rates = [learning_rate_at(epoch, config) for epoch in range(10)]
+    assert rates[0] < rates[1] == pytest.approx(1e-3)
+    assert all(a >= b for a, b in zip(rates[1:], rates[2:], strict=False))
+    assert rates[-1] < 0.2e-3
+
+
+def test_metrics_match_hand_computed_values():
+    age = age_metrics(np.array([10, 20, 30, 40]), np.array([12, 20, 36, 40]))
+    assert age == pytest.approx(
+        {"n": 4, "mae": 2.0, "mse": 10.0, "rmse": np.sqrt(10), "cs5": 0.75, "mean_error": 2.0}
+    )
+    gender = gender_metrics(np.array([1, 1, 0, 0, 1]), np.array([0.9, 0.4, 0.2, 0.7, 0.8]))
+    assert gender["accuracy"] == pytest.approx(0.6)
+    assert gender["precision"] == pytest.approx(2 / 3)
+    assert gender["recall"] == pytest.approx(2 / 3)
+    assert gender["confusion_matrix"]["matrix"] == [[1, 1], [1, 2]]
+    assert gender["auc"] == pytest.approx(5 / 6)
+    assert roc_auc(np.array([1, 1]), np.array([0.2, 0.3])) is None
+
+
+def test_breakdowns_split_by_bucket_gender_and_race():
+    ages = np.array([5, 25, 25, 75])
+    result = evaluate_predictions(
+        ages,
+        np.array([0, 1, 1, 0]),
+        np.array([0, 1, 2, -1]),
+        ages + np.array([1, -2, 2, 10]),
+        np.array([0.1, 0.9, 0.2, 0.3]),
+    )
+    assert set(result["by_age_bucket"]) == {"0-9", "20-29", "70-80"}
+    assert result["by_age_bucket"]["20-29"]["age"]["mae"] == pytest.approx(2.0)
+    assert result["by_gender"]["female"]["gender"]["accuracy"] == pytest.approx(0.5)
+    assert set(result["by_race"]) == {"White", "Black", "Asian"}
+    assert result["age"]["mae"] == pytest.approx(3.75)
+
+
+def test_conformal_intervals_cover_fresh_residuals_at_nominal_rates(tmp_path):
+    rng = np.random.default_rng(0)
+    true = rng.uniform(0, 80, 12000)
+    predicted = true + rng.normal(1, 1 + 0.12 * true)  # biased, wider for the old
+    calibration = fit_calibration(predicted[:4000], true[:4000])
+    calibration.save(tmp_path / "calibration.json")
+    loaded = AgeCalibration.load(tmp_path / "calibration.json")
+    for level in (0.8, 0.9):
+        assert loaded.coverage(predicted[4000:], true[4000:], level) == pytest.approx(
+            level, abs=0.02
+        )
+    young_low, young_high = loaded.interval([5.0], 0.9)
+    old_low, old_high = loaded.interval([70.0], 0.9)
+    assert (young_high - young_low)[0] < (old_high - old_low)[0]
+    assert (young_low >= 0).all()
+
+
+def test_calibration_with_few_residuals_uses_one_bin():
+    calibration = fit_calibration(np.array([10.0, 20.0, 30.0]), np.array([11.0, 18.0, 33.0]))
+    assert calibration.counts == [3]
+    low, high = calibration.interval([20.0], 0.8)
+    assert low[0] <= 18.0 and high[0] >= 23.0
+
+
+def test_smoke_training_writes_model_history_and_run_info(smoke_weights):
+    for task in ("age", "gender"):
+        files = ModelFiles(smoke_weights / "cropped", task)
+        model = keras.models.load_model(files.model, compile=False)
+        assert model.output_shape == (None, 1)
+        history = files.history.read_text().splitlines()
+        assert len(history) == 2
+        assert "val_loss" in history[0] and "learning_rate" in history[0]
+        run = json.loads(files.run_info.read_text())
+        assert run["epochs_done"] == 1
+        assert run["input_size"] == 32
+        assert run["versions"]["keras"] == keras.__version__
+        assert files.resume.is_file()
+    assert (smoke_weights / "cropped" / CALIBRATION_FILE).is_file()
+
+
+def test_resume_continues_the_epoch_count_and_wall_time(smoke_weights, prepared, tmp_path):
+    import shutil
+
+    out = tmp_path / "weights"
+    shutil.copytree(smoke_weights, out)
+    files = ModelFiles(out / "cropped", "gender")
+    before = json.loads(files.run_info.read_text())
+    assert (
+        train_main(
+            [
+                "--task",
+                "gender",
+                "--variant",
+                "cropped",
+                "--data",
+                str(prepared[0]),
+                "--out",
+                str(out),
+                "--epochs",
+                "2",
+                "--batch-size",
+                "8",
+                "--stem-width",
+                "8",
+                "--widths",
+                "8",
+                "16",
+                "--resume",
+            ]
+        )
+        == 0
+    )
+    after = json.loads(files.run_info.read_text())
+    assert after["epochs_done"] == 2
+    assert len(after["sessions"]) == 2
+    assert after["total_wall_time_s"] > before["total_wall_time_s"]
+    assert len(files.history.read_text().splitlines()) == 3
+
+
+def test_evaluate_on_prepared_and_raw_images_agree_on_labels(
+    smoke_weights, prepared, utk_folder, tmp_path
+):
+    on_test = evaluate("cropped", prepared[0], smoke_weights)
+    assert on_test["split"] == "test"
+    assert on_test["n"] == on_test["age"]["n"] > 0
+    assert set(on_test["age_interval_coverage"]) == {"0.8", "0.9"}
+    out = tmp_path / "metrics.json"
+    assert (
+        evaluate_main(
+            [
+                "--variant",
+                "cropped",
+                "--data",
+                str(utk_folder),
+                "--out",
+                str(out),
+                "--weights",
+                str(smoke_weights),
+                "--max-age",
+                "80",
+            ]
+        )
+        == 0
+    )
+    raw = json.loads(out.read_text())
+    assert raw["n"] == sum(1 for f in utk_folder.iterdir() if int(f.name.split("_")[0]) <= 80)
+    assert raw["by_age_bucket"].keys() <= {
+        "0-9",
+        "10-19",
+        "20-29",
+        "30-39",
+        "40-49",
+        "50-59",
+        "60-69",
+        "70-80",
+    }
