@@ -1,0 +1,182 @@
+"""One predictor per variant: a photo in, faces with age, margin, gender and probability out.
+
+    predictor = Predictor("cropped")
+    result = predictor.predict("photo.jpg")      # path, bytes, PIL image or array
+    for face in result.faces:
+        print(face.age, face.interval_80, face.gender, face.gender_probability)
+
+``full`` predicts once on the whole photo; ``cropped`` finds every face with MTCNN (largest
+first, up to `max_faces`) and predicts each, cropped exactly as in training.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from data_prep.faces import Face, FaceDetector, face_crop
+from data_prep.images import SOURCE_SIZE, ImageInput, load_image, resize_square
+from model.calibration import AgeCalibration
+from model.config import CALIBRATION_FILE, WEIGHTS_DIR, ModelFiles
+
+VARIANTS = ("full", "cropped")
+MAX_SIDE = 1600
+"""Photos are shrunk to this longer side on decoding (faces stay large enough to crop well)."""
+
+ADIENCE_GROUPS = ("0-2", "4-6", "8-12", "15-20", "25-32", "38-43", "48-53", "60+")
+_ADIENCE_RANGES = ((0, 2), (4, 6), (8, 12), (15, 20), (25, 32), (38, 43), (48, 53), (60, 200))
+NO_FACE_MESSAGE = (
+    "No face was found in this photo. Try a clearer, front-facing photo, or switch to the "
+    "full-image model, which predicts from the whole picture."
+)
+
+
+def adience_group(age: float) -> str:
+    """The Adience age group (0-2, 4-6, 8-12, 15-20, 25-32, 38-43, 48-53, 60+) nearest `age`."""
+    distances = [max(low - age, 0, age - high) for low, high in _ADIENCE_RANGES]
+    return ADIENCE_GROUPS[int(np.argmin(distances))]
+
+
+@dataclass
+class FacePrediction:
+    """One face. ``box``: x, y, width, height in pixels of the photo as the user sees it
+    (EXIF rotation applied); ages in years; ``face``: the uint8 (S, S, 3) model input."""
+
+    box: tuple[int, int, int, int]
+    age: float
+    interval_80: tuple[float, float]
+    interval_90: tuple[float, float]
+    age_group: str
+    probability_female: float
+    detection_confidence: float | None
+    face: np.ndarray = field(repr=False)
+
+    @property
+    def gender(self) -> str:
+        return "female" if self.probability_female >= 0.5 else "male"
+
+    @property
+    def gender_probability(self) -> float:
+        """Probability of the predicted gender (0.5 to 1)."""
+        return max(self.probability_female, 1 - self.probability_female)
+
+    def label(self) -> str:
+        """Short caption, e.g. ``34 (28-41) · female 93%`` (80% interval)."""
+        low, high = self.interval_80
+        return (
+            f"{self.age:.0f} ({low:.0f}-{high:.0f}) · {self.gender} {self.gender_probability:.0%}"
+        )
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (no image)."""
+        return {
+            "box": list(self.box),
+            "age": round(self.age, 1),
+            "age_interval_80": [round(v, 1) for v in self.interval_80],
+            "age_interval_90": [round(v, 1) for v in self.interval_90],
+            "age_group": self.age_group,
+            "gender": self.gender,
+            "gender_probability": round(self.gender_probability, 4),
+            "probability_female": round(self.probability_female, 4),
+            "detection_confidence": self.detection_confidence,
+        }
+
+
+@dataclass
+class PredictionResult:
+    """All faces of one photo (largest first); ``message`` says why there are none."""
+
+    variant: str
+    image_size: tuple[int, int]
+    faces: list[FacePrediction]
+    message: str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "variant": self.variant,
+            "image_size": list(self.image_size),
+            "faces": [face.to_dict() for face in self.faces],
+            "message": self.message,
+        }
+
+
+class Predictor:
+    """Loads a variant's age and gender models and calibration once; safe to share between
+    threads. `max_faces` bounds the work per photo in the ``cropped`` variant."""
+
+    def __init__(
+        self,
+        variant: str,
+        weights: str | Path = WEIGHTS_DIR,
+        max_faces: int = 8,
+        detector: FaceDetector | None = None,
+    ):
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        variant_dir = Path(weights) / variant
+        self.variant = variant
+        self.age_model = keras.models.load_model(
+            ModelFiles(variant_dir, "age").model, compile=False
+        )
+        self.gender_model = keras.models.load_model(
+            ModelFiles(variant_dir, "gender").model, compile=False
+        )
+        self.calibration = AgeCalibration.load(variant_dir / CALIBRATION_FILE)
+        self.size = int(self.age_model.input_shape[1])
+        self.max_faces = max_faces
+        self.detector = (detector or FaceDetector()) if variant == "cropped" else None
+        self._lock = threading.Lock()
+        self._run(np.zeros((1, self.size, self.size, 3), np.uint8))
+        if self.detector is not None:
+            self.detector.detect([np.zeros((64, 64, 3), np.uint8)])
+
+    def _run(self, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(ages (N,), probabilities of female (N,)) for uint8 faces (N, S, S, 3)."""
+        batch = keras.ops.convert_to_tensor(faces.astype(np.float32))
+        with self._lock:
+            ages = keras.ops.convert_to_numpy(self.age_model(batch, training=False))[:, 0]
+            female = keras.ops.convert_to_numpy(self.gender_model(batch, training=False))[:, 0]
+        return ages.astype(float), female.astype(float)
+
+    def predict(self, source: ImageInput) -> PredictionResult:
+        """Predict every face in a photo. Raises `data_prep.ImageError` for a bad image."""
+        image = load_image(source, max_side=MAX_SIDE)
+        photo_size = image.info[SOURCE_SIZE]
+        scale = photo_size[0] / image.width
+        if self.detector is None:
+            boxes = [Face(0, 0, image.width, image.height, 1.0)]
+            faces = [resize_square(image, self.size)]
+        else:
+            boxes = self.detector.detect([np.asarray(image)])[0][: self.max_faces]
+            faces = [face_crop(image, box, self.size) for box in boxes]
+        if not faces:
+            return PredictionResult(self.variant, photo_size, [], NO_FACE_MESSAGE)
+        ages, female = self._run(np.stack(faces))
+        low_80, high_80 = self.calibration.interval(ages, 0.8)
+        low_90, high_90 = self.calibration.interval(ages, 0.9)
+        predictions = [
+            FacePrediction(
+                box=_photo_box(box, scale, photo_size),
+                age=float(ages[i]),
+                interval_80=(float(low_80[i]), float(high_80[i])),
+                interval_90=(float(low_90[i]), float(high_90[i])),
+                age_group=adience_group(ages[i]),
+                probability_female=float(female[i]),
+                detection_confidence=None if self.detector is None else round(box.confidence, 4),
+                face=faces[i],
+            )
+            for i, box in enumerate(boxes)
+        ]
+        return PredictionResult(self.variant, photo_size, predictions)
+
+
+def _photo_box(face: Face, scale: float, photo_size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """A face box scaled to the photo's own pixels and clipped to it."""
+    left, top = max(0, round(face.x * scale)), max(0, round(face.y * scale))
+    right = min(photo_size[0], round((face.x + face.width) * scale))
+    bottom = min(photo_size[1], round((face.y + face.height) * scale))
+    return left, top, right - left, bottom - top

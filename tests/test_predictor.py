@@ -1,0 +1,112 @@
+"""`Predictor` on tiny real models: one result per face, boxes in photo pixels, clear errors."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from data_prep import ImageError
+from model.predictor import NO_FACE_MESSAGE, Predictor, adience_group
+from tests.synthetic import draw_face, noise_image
+
+
+@pytest.fixture(scope="module")
+def predictors(smoke_weights, detector):
+    return {
+        variant: Predictor(variant, smoke_weights, detector=detector)
+        for variant in ("full", "cropped")
+    }
+
+
+def _two_faces() -> Image.Image:
+    photo = noise_image(400, seed=5).resize((640, 400))
+    photo.paste(draw_face(240, seed=1), (20, 80))
+    photo.paste(draw_face(150, seed=2), (420, 120))
+    return photo
+
+
+def test_full_variant_predicts_once_on_the_whole_photo(predictors):
+    result = predictors["full"].predict(np.asarray(noise_image(300)))
+    assert result.message is None
+    [face] = result.faces
+    assert face.box == (0, 0, 300, 300)
+    assert face.face.shape == (32, 32, 3)
+    assert face.interval_90[0] <= face.interval_80[0] <= face.age <= face.interval_80[1]
+    assert face.interval_80[1] <= face.interval_90[1]
+    assert 0.5 <= face.gender_probability <= 1
+    assert face.gender in ("male", "female")
+
+
+def test_cropped_variant_finds_every_face_largest_first(predictors):
+    result = predictors["cropped"].predict(_two_faces())
+    assert result.image_size == (640, 400)
+    assert len(result.faces) == 2
+    big, small = result.faces
+    assert big.box[2] * big.box[3] > small.box[2] * small.box[3]
+    assert 20 <= big.box[0] + big.box[2] / 2 <= 260
+    assert 420 <= small.box[0] + small.box[2] / 2 <= 570
+    assert big.detection_confidence > 0.9
+
+
+def test_boxes_are_in_the_pixels_of_the_upright_photo(predictors):
+    photo = _two_faces().resize((3200, 2000))
+    buffer = io.BytesIO()
+    photo.save(buffer, format="JPEG")
+    result = predictors["cropped"].predict(buffer.getvalue())
+    assert result.image_size == (3200, 2000)
+    centre_x = result.faces[0].box[0] + result.faces[0].box[2] / 2
+    assert 100 <= centre_x <= 1300
+
+
+def test_no_face_gives_an_empty_result_that_says_why(predictors):
+    result = predictors["cropped"].predict(noise_image(300, seed=9))
+    assert result.faces == []
+    assert result.message == NO_FACE_MESSAGE
+    assert "full-image model" in result.to_dict()["message"]
+
+
+def test_results_serialise_to_json_ready_dicts(predictors):
+    data = predictors["cropped"].predict(draw_face(200)).to_dict()
+    [face] = data["faces"]
+    assert set(face) == {
+        "box",
+        "age",
+        "age_interval_80",
+        "age_interval_90",
+        "age_group",
+        "gender",
+        "gender_probability",
+        "probability_female",
+        "detection_confidence",
+    }
+    assert all(isinstance(v, int) for v in face["box"])
+
+
+@pytest.mark.parametrize("bad", [b"", b"not an image", "missing.jpg"])
+def test_bad_input_raises_the_one_image_error(predictors, bad):
+    with pytest.raises(ImageError):
+        predictors["full"].predict(bad)
+
+
+@pytest.mark.parametrize(
+    ("age", "group"),
+    [
+        (0.4, "0-2"),
+        (3.2, "4-6"),
+        (10, "8-12"),
+        (22.9, "25-32"),
+        (35, "25-32"),
+        (36, "38-43"),
+        (45, "38-43"), (47, "48-53"),
+        (57, "60+"),
+        (90, "60+"),
+    ],
+)
+def test_ages_map_to_the_nearest_adience_group(age, group):
+    assert adience_group(age) == group
+
+
+def test_unknown_variant_is_refused(smoke_weights):
+    with pytest.raises(ValueError, match="variant"):
+        Predictor("sideways", smoke_weights)
