@@ -38,15 +38,18 @@ def learning_rate_at(epoch: int, config: TrainConfig) -> float:
 
 
 class EpochBookkeeping(keras.callbacks.Callback):
-    """Adds learning rate and epoch seconds to the logs, saves the best inference model and
-    the resume checkpoint, and stops before an epoch that would overrun the time budget."""
+    """After every epoch: adds learning rate and epoch seconds to the logs, saves the best
+    inference model, the resume checkpoint and the run information (so a run killed mid-way
+    can still be resumed), and stops before an epoch that would overrun the time budget."""
 
-    def __init__(self, files: ModelFiles, monitor: str, best: float, max_seconds: float):
+    def __init__(self, files: ModelFiles, monitor: str, run: dict, max_seconds: float):
         super().__init__()
-        self.files, self.monitor, self.best = files, monitor, best
-        self.best_epoch: int | None = None
+        self.files, self.monitor, self.run = files, monitor, run
         self.max_seconds = max_seconds
         self.started = time.perf_counter()
+        self.epochs_before = run["epochs_done"]
+        self.wall_before = run["total_wall_time_s"]
+        self.sessions_before = list(run["sessions"])
         self.longest_epoch = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -59,11 +62,24 @@ class EpochBookkeeping(keras.callbacks.Callback):
             keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
         )
         logs["epoch_seconds"] = seconds
-        if logs[self.monitor] < self.best:
-            self.best, self.best_epoch = float(logs[self.monitor]), epoch + 1
+        if logs[self.monitor] < self.run["best_value"]:
+            self.run.update(best_value=float(logs[self.monitor]), best_epoch=epoch + 1)
             save_for_inference(self.model, self.files.model)
         self.model.save(self.files.resume)
         elapsed = time.perf_counter() - self.started
+        self.run.update(
+            epochs_done=epoch + 1,
+            total_wall_time_s=round(self.wall_before + elapsed, 1),
+            sessions=[
+                *self.sessions_before,
+                {
+                    "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "epochs": epoch + 1 - self.epochs_before,
+                    "wall_time_s": round(elapsed, 1),
+                },
+            ],
+        )
+        self.files.run_info.write_text(json.dumps(self.run, indent=2))
         if elapsed + self.longest_epoch > self.max_seconds:
             print(f"\nStopping: one more epoch would pass {self.max_seconds / 60:.0f} minutes")
             self.model.stop_training = True
@@ -91,37 +107,15 @@ def train(config: TrainConfig) -> dict:
     can_resume = config.resume and files.resume.is_file() and files.run_info.is_file()
     if config.resume and not can_resume:
         print(f"Nothing to resume in {files.variant_dir}: starting a new run")
-    previous = json.loads(files.run_info.read_text()) if can_resume else {}
     if can_resume:
         model = keras.models.load_model(files.resume)
-        initial_epoch = previous.get("epochs_done", 0)
-        best = previous.get("best_value", math.inf)
-        print(f"Resuming {files.resume} after epoch {initial_epoch}")
+        previous = json.loads(files.run_info.read_text())
+        print(f"Resuming {files.resume} after epoch {previous['epochs_done']}")
     else:
         model = build_model(task, config, input_size, task.output_bias(train_y))
         compile_model(model, task, config)
-        initial_epoch, best = 0, math.inf
+        previous = {}
         files.history.unlink(missing_ok=True)
-
-    bookkeeping = EpochBookkeeping(files, task.monitor, best, config.max_minutes * 60)
-    callbacks = [
-        keras.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(epoch, config)),
-        bookkeeping,
-        keras.callbacks.EarlyStopping(task.monitor, patience=config.patience),
-        keras.callbacks.CSVLogger(files.history, append=True),
-    ]
-    started = time.perf_counter()
-    history = model.fit(
-        make_dataset(train_x, train_y, config.batch_size, True, config.augment, config.seed),
-        validation_data=make_dataset(val_x, val_y, 256, False, False),
-        epochs=config.epochs,
-        initial_epoch=initial_epoch,
-        callbacks=callbacks,
-        shuffle=False,  # the dataset reshuffles itself every epoch
-        verbose=1 if sys.stdout.isatty() else 2,
-    )
-    wall = time.perf_counter() - started
-    epochs_now = len(history.epoch)
 
     run = {
         "task": config.task,
@@ -130,19 +124,12 @@ def train(config: TrainConfig) -> dict:
         "input_size": input_size,
         "parameters": model.count_params(),
         "data": {"train": len(train_x), "val": len(val_x), "source": config.data},
-        "epochs_done": initial_epoch + epochs_now,
-        "best_epoch": bookkeeping.best_epoch or previous.get("best_epoch"),
+        "epochs_done": previous.get("epochs_done", 0),
+        "best_epoch": previous.get("best_epoch"),
         "best_metric": task.monitor,
-        "best_value": bookkeeping.best,
-        "total_wall_time_s": round(previous.get("total_wall_time_s", 0.0) + wall, 1),
-        "sessions": [
-            *previous.get("sessions", []),
-            {
-                "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-                "epochs": epochs_now,
-                "wall_time_s": round(wall, 1),
-            },
-        ],
+        "best_value": previous.get("best_value", math.inf),
+        "total_wall_time_s": previous.get("total_wall_time_s", 0.0),
+        "sessions": previous.get("sessions", []),
         "versions": {
             "tensorflow": tf.__version__,
             "keras": keras.__version__,
@@ -150,7 +137,21 @@ def train(config: TrainConfig) -> dict:
             "python": platform.python_version(),
         },
     }
-    files.run_info.write_text(json.dumps(run, indent=2))
+    callbacks = [
+        keras.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(epoch, config)),
+        EpochBookkeeping(files, task.monitor, run, config.max_minutes * 60),
+        keras.callbacks.EarlyStopping(task.monitor, patience=config.patience),
+        keras.callbacks.CSVLogger(files.history, append=True),
+    ]
+    model.fit(
+        make_dataset(train_x, train_y, config.batch_size, True, config.augment, config.seed),
+        validation_data=make_dataset(val_x, val_y, 256, False, False),
+        epochs=config.epochs,
+        initial_epoch=run["epochs_done"],
+        callbacks=callbacks,
+        shuffle=False,  # the dataset reshuffles itself every epoch
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
     if config.task == "age":
         from model.calibration import calibrate_variant
 
