@@ -18,12 +18,17 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from data_prep.dataset import VARIANTS
 from data_prep.faces import Face, FaceDetector, face_crop
 from data_prep.images import SOURCE_SIZE, ImageInput, load_image, resize_square
 from model.calibration import AgeCalibration
 from model.config import CALIBRATION_FILE, WEIGHTS_DIR, ModelFiles
+from model.explain import METHODS, Explainer
+from model.render import presentation_figure
 
-VARIANTS = ("full", "cropped")
+TASK_NAMES = ("age", "gender")
+
+VARIANT_NAMES = {"full": "full-image", "cropped": "cropped-face"}
 MAX_SIDE = 1600
 """Photos are shrunk to this longer side on decoding (faces stay large enough to crop well)."""
 
@@ -130,11 +135,12 @@ class Predictor:
         self.max_faces = max_faces
         self.detector = (detector or FaceDetector()) if variant == "cropped" else None
         self._lock = threading.Lock()
-        self._run(np.zeros((1, self.size, self.size, 3), np.uint8))
+        self._explainers: dict[str, Explainer] = {}
+        self.predict_faces(np.zeros((1, self.size, self.size, 3), np.uint8))
         if self.detector is not None:
             self.detector.detect([np.zeros((64, 64, 3), np.uint8)])
 
-    def _run(self, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def predict_faces(self, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(ages (N,), probabilities of female (N,)) for uint8 faces (N, S, S, 3)."""
         batch = keras.ops.convert_to_tensor(faces.astype(np.float32))
         with self._lock:
@@ -155,7 +161,7 @@ class Predictor:
             faces = [face_crop(image, box, self.size) for box in boxes]
         if not faces:
             return PredictionResult(self.variant, photo_size, [], NO_FACE_MESSAGE)
-        ages, female = self._run(np.stack(faces))
+        ages, female = self.predict_faces(np.stack(faces))
         low_80, high_80 = self.calibration.interval(ages, 0.8)
         low_90, high_90 = self.calibration.interval(ages, 0.9)
         predictions = [
@@ -172,6 +178,36 @@ class Predictor:
             for i, box in enumerate(boxes)
         ]
         return PredictionResult(self.variant, photo_size, predictions)
+
+    def explainer(self, task: str) -> Explainer:
+        """The saliency explainer of the `task` model ('age' or 'gender'), built on first use."""
+        with self._lock:
+            if task not in self._explainers:
+                model = {"age": self.age_model, "gender": self.gender_model}[task]
+                self._explainers[task] = Explainer(model, task)
+            return self._explainers[task]
+
+    def explain(self, face: FacePrediction | np.ndarray, method: str) -> dict[str, np.ndarray]:
+        """Maps of both models for one face (a prediction, or a uint8 (S, S, 3) model input):
+        ``{"age": (S, S), "gender": (S, S)}``, float32 in [0, 1]."""
+        pixels = face.face if isinstance(face, FacePrediction) else face
+        return {task: self.explainer(task).explain(pixels, method) for task in TASK_NAMES}
+
+    def presentation(
+        self, face: FacePrediction, methods=tuple(METHODS), opacity: float = 0.5
+    ) -> bytes:
+        """A 1920x1080 PNG for slides: the face, then every method for age and for gender."""
+        maps = {task: {} for task in TASK_NAMES}
+        for method in methods:
+            for task, heat in self.explain(face, method).items():
+                maps[task][method] = heat
+        low, high = face.interval_80
+        captions = {
+            "age": f"Age {face.age:.0f} (80%: {low:.0f}-{high:.0f})",
+            "gender": f"{face.gender.capitalize()} {face.gender_probability:.0%}",
+        }
+        title = f"What the {VARIANT_NAMES[self.variant]} models look at"
+        return presentation_figure(face.face, maps, captions, opacity, title=title)
 
 
 def _photo_box(face: Face, scale: float, photo_size: tuple[int, int]) -> tuple[int, int, int, int]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from model.average_maps import AVERAGE_MAPS_DIR, INDEX_FILE
 from model.calibration import AgeCalibration
 from model.config import CALIBRATION_FILE, METRICS_FILE, WEIGHTS_DIR, ModelFiles
 
@@ -28,3 +29,16 @@ def metrics(variant: str, weights: str | Path = WEIGHTS_DIR) -> dict:
 
 def calibration(variant: str, weights: str | Path = WEIGHTS_DIR) -> AgeCalibration:
     return AgeCalibration.load(Path(weights) / variant / CALIBRATION_FILE)
+
+
+def average_maps(variant: str, weights: str | Path = WEIGHTS_DIR) -> dict[str, dict[str, dict]]:
+    """The shipped average Grad-CAM pictures: ``{task: {group: {"path": Path, "n": int}}}``,
+    groups named ``age_<bucket>`` and ``gender_<name>`` (``python -m model.average_maps``)."""
+    folder = Path(weights) / variant / AVERAGE_MAPS_DIR
+    index = json.loads((folder / INDEX_FILE).read_text())
+    return {
+        task: {
+            group: {"path": folder / item["file"], "n": item["n"]} for group, item in groups.items()
+        }
+        for task, groups in index["maps"].items()
+    }
