@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+WEIGHTS_DIR = Path(
+    os.environ.get("AGE_GENDER_WEIGHTS", Path(__file__).resolve().parent / "weights")
+)
+"""The shipped models; the environment variable AGE_GENDER_WEIGHTS points elsewhere."""
 
 
 @dataclass(frozen=True)
@@ -74,3 +78,5 @@ class ModelFiles:
 
 CALIBRATION_FILE = "calibration.json"
 METRICS_FILE = "metrics.json"
+DATA_REPORT_FILE = "data_report.json"
+"""A copy of data_prep's report.json of the training data, in the weights folder."""

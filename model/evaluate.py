@@ -2,9 +2,9 @@
 
 ``python -m model.evaluate --variant full|cropped --data PATH --out metrics.json [--max-age N]``
 
-PATH is either a prepared folder (its test split is evaluated) or any folder or archive of
-UTKFace-named images (all of them are evaluated, decoded and cropped as at inference, with
-face detection for ``cropped``).
+PATH is either a prepared folder (its test split is evaluated, or the one ``--split`` names) or
+any folder or archive of UTKFace-named images (all of them are evaluated, decoded and cropped as
+at inference, with face detection for ``cropped``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from data_prep.dataset import MANIFEST
 from data_prep.images import ImageError
 from data_prep.names import parse_name
 from data_prep.source import iter_source
+from data_prep.split import SPLITS
 from model.calibration import AgeCalibration
 from model.config import CALIBRATION_FILE, WEIGHTS_DIR, ModelFiles
 from model.metrics import evaluate_predictions
@@ -41,10 +42,10 @@ class LabelledInputs:
     notes: dict
 
 
-def _from_prepared(folder: Path, variant: str) -> LabelledInputs:
-    test = load_split(folder, variant, "test")
+def _from_prepared(folder: Path, variant: str, split: str) -> LabelledInputs:
+    data = load_split(folder, variant, split)
     return LabelledInputs(
-        test.images, test.ages, test.genders, test.races, {"source": str(folder), "split": "test"}
+        data.images, data.ages, data.genders, data.races, {"source": str(folder), "split": split}
     )
 
 
@@ -88,9 +89,14 @@ def _from_images(source: Path, variant: str, size: int, batch: int = 200) -> Lab
 
 
 def evaluate(
-    variant: str, data: str | Path, weights: str | Path = WEIGHTS_DIR, max_age: int | None = None
+    variant: str,
+    data: str | Path,
+    weights: str | Path = WEIGHTS_DIR,
+    max_age: int | None = None,
+    split: str = "test",
 ) -> dict:
-    """Metrics (see `model.metrics.evaluate_predictions`) of a variant's shipped models."""
+    """Metrics (see `model.metrics.evaluate_predictions`) of a variant's shipped models, on
+    `split` of a prepared folder or on every image of a folder or archive."""
     variant_dir = Path(weights) / variant
     age_model = keras.models.load_model(ModelFiles(variant_dir, "age").model, compile=False)
     gender_model = keras.models.load_model(ModelFiles(variant_dir, "gender").model, compile=False)
@@ -100,7 +106,7 @@ def evaluate(
     data = Path(data)
     size = age_model.input_shape[1]
     if (data / MANIFEST).is_file():
-        inputs = _from_prepared(data, variant)
+        inputs = _from_prepared(data, variant, split)
     else:
         inputs = _from_images(data, variant, size)
     keep = inputs.ages >= 0 if max_age is None else (inputs.ages >= 0) & (inputs.ages <= max_age)
@@ -125,8 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="metrics JSON to write")
     parser.add_argument("--max-age", type=int, default=None, help="only ages up to this")
     parser.add_argument("--weights", default=str(WEIGHTS_DIR), help="weights folder")
+    parser.add_argument(
+        "--split", default="test", choices=SPLITS, help="split of a prepared folder (test)"
+    )
     args = parser.parse_args(argv)
-    metrics = evaluate(args.variant, args.data, args.weights, args.max_age)
+    metrics = evaluate(args.variant, args.data, args.weights, args.max_age, args.split)
     Path(args.out).write_text(json.dumps(metrics, indent=2))
     age, gender = metrics["age"], metrics["gender"]
     print(

@@ -78,6 +78,22 @@ def coverage(calibration: AgeCalibration, true: np.ndarray, predicted: np.ndarra
     return result
 
 
+def predicted_by_true_age(true: np.ndarray, predicted: np.ndarray) -> dict[str, dict]:
+    """For each true age in years: count, median and 10th/90th percentiles of the predictions
+    (what a predicted-against-true plot draws), keyed by the age as a string."""
+    result = {}
+    for age in np.unique(true):
+        values = predicted[true == age]
+        p10, median, p90 = np.percentile(values, [10, 50, 90])
+        result[str(int(age))] = {
+            "n": int(len(values)),
+            "median": round(float(median), 2),
+            "p10": round(float(p10), 2),
+            "p90": round(float(p90), 2),
+        }
+    return result
+
+
 def _summary(ages, genders, predicted_age, probability, calibration) -> dict:
     known_gender = genders >= 0
     summary = {
@@ -126,4 +142,5 @@ def evaluate_predictions(
     )
     result["by_gender"] = breakdown({name: genders == code for code, name in GENDERS.items()})
     result["by_race"] = breakdown({name: races == code for code, name in RACES.items()})
+    result["predicted_by_true_age"] = predicted_by_true_age(ages, predicted_age)
     return result

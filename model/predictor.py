@@ -17,6 +17,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+from PIL import Image
 
 from data_prep.dataset import VARIANTS
 from data_prep.faces import Face, FaceDetector, face_crop
@@ -93,12 +94,15 @@ class FacePrediction:
 
 @dataclass
 class PredictionResult:
-    """All faces of one photo (largest first); ``message`` says why there are none."""
+    """All faces of one photo (largest first); ``message`` says why there are none.
+    ``image_size``: the photo's upright size in pixels; ``photo``: the decoded upright photo,
+    shrunk to at most `MAX_SIDE` pixels (boxes scale by ``photo.width / image_size[0]``)."""
 
     variant: str
     image_size: tuple[int, int]
     faces: list[FacePrediction]
     message: str | None = None
+    photo: Image.Image | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
         return {
@@ -160,7 +164,7 @@ class Predictor:
             boxes = self.detector.detect([np.asarray(image)])[0][: self.max_faces]
             faces = [face_crop(image, box, self.size) for box in boxes]
         if not faces:
-            return PredictionResult(self.variant, photo_size, [], NO_FACE_MESSAGE)
+            return PredictionResult(self.variant, photo_size, [], NO_FACE_MESSAGE, image)
         ages, female = self.predict_faces(np.stack(faces))
         low_80, high_80 = self.calibration.interval(ages, 0.8)
         low_90, high_90 = self.calibration.interval(ages, 0.9)
@@ -177,7 +181,7 @@ class Predictor:
             )
             for i, box in enumerate(boxes)
         ]
-        return PredictionResult(self.variant, photo_size, predictions)
+        return PredictionResult(self.variant, photo_size, predictions, photo=image)
 
     def explainer(self, task: str) -> Explainer:
         """The saliency explainer of the `task` model ('age' or 'gender'), built on first use."""
@@ -208,6 +212,19 @@ class Predictor:
         }
         title = f"What the {VARIANT_NAMES[self.variant]} models look at"
         return presentation_figure(face.face, maps, captions, opacity, title=title)
+
+
+_shared: dict[str, Predictor] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_predictor(variant: str) -> Predictor:
+    """One `Predictor` per variant on the shipped weights for the whole process, loaded on
+    first use: what the web front ends call."""
+    with _shared_lock:
+        if variant not in _shared:
+            _shared[variant] = Predictor(variant)
+        return _shared[variant]
 
 
 def _photo_box(face: Face, scale: float, photo_size: tuple[int, int]) -> tuple[int, int, int, int]:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from model.average_maps import AVERAGE_MAPS_DIR, INDEX_FILE
 from model.calibration import AgeCalibration
-from model.config import CALIBRATION_FILE, METRICS_FILE, WEIGHTS_DIR, ModelFiles
+from model.config import CALIBRATION_FILE, DATA_REPORT_FILE, METRICS_FILE, WEIGHTS_DIR, ModelFiles
 
 
 def history(variant: str, task: str, weights: str | Path = WEIGHTS_DIR) -> pd.DataFrame:
@@ -22,9 +22,17 @@ def run_info(variant: str, task: str, weights: str | Path = WEIGHTS_DIR) -> dict
     return json.loads(ModelFiles(Path(weights) / variant, task).run_info.read_text())
 
 
-def metrics(variant: str, weights: str | Path = WEIGHTS_DIR) -> dict:
-    """The variant's test-split evaluation (``python -m model.evaluate`` output)."""
-    return json.loads((Path(weights) / variant / METRICS_FILE).read_text())
+def metrics(variant: str, weights: str | Path = WEIGHTS_DIR, split: str = "test") -> dict:
+    """The variant's evaluation on a split (``python -m model.evaluate`` output):
+    ``metrics.json`` for the test split, ``metrics_<split>.json`` for train and val."""
+    name = METRICS_FILE if split == "test" else METRICS_FILE.replace(".json", f"_{split}.json")
+    return json.loads((Path(weights) / variant / name).read_text())
+
+
+def data_report(weights: str | Path = WEIGHTS_DIR) -> dict:
+    """The data-preparation report of the data the models were trained on (a copy of
+    data_prep's ``report.json``): counts, rebalancing and distributions per split."""
+    return json.loads((Path(weights) / DATA_REPORT_FILE).read_text())
 
 
 def calibration(variant: str, weights: str | Path = WEIGHTS_DIR) -> AgeCalibration:

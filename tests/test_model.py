@@ -86,6 +86,11 @@ def test_breakdowns_split_by_bucket_gender_and_race():
     assert result["by_gender"]["female"]["gender"]["accuracy"] == pytest.approx(0.5)
     assert set(result["by_race"]) == {"White", "Black", "Asian"}
     assert result["age"]["mae"] == pytest.approx(3.75)
+    by_year = result["predicted_by_true_age"]
+    assert set(by_year) == {"5", "25", "75"}
+    assert by_year["25"]["n"] == 2 and by_year["25"]["median"] == pytest.approx(25.0)
+    assert (by_year["25"]["p10"], by_year["25"]["p90"]) == pytest.approx((23.4, 26.6))
+    assert by_year["75"] == {"n": 1, "median": 85.0, "p10": 85.0, "p90": 85.0}
 
 
 def test_conformal_intervals_cover_fresh_residuals_at_nominal_rates(tmp_path):
