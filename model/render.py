@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from model.explain import METHODS
 
@@ -109,3 +109,29 @@ def presentation_figure(
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
     return buffer.getvalue()
+
+
+def annotate(
+    photo: Image.Image,
+    boxes: list[tuple[int, int, int, int]],
+    labels: list[str],
+    scale: float = 1.0,
+) -> Image.Image:
+    """A copy of `photo` with each box (x, y, width, height, multiplied by `scale`) drawn and
+    labelled, numbered from 1 so a table of faces can refer to them."""
+    picture = photo.convert("RGB")
+    draw = ImageDraw.Draw(picture)
+    line = max(2, round(max(picture.size) / 300))
+    font = ImageFont.load_default(size=max(12, round(max(picture.size) / 40)))
+    for number, (box, label) in enumerate(zip(boxes, labels, strict=True), start=1):
+        x, y, width, height = (round(v * scale) for v in box)
+        draw.rectangle((x, y, x + width, y + height), outline=(255, 200, 0), width=line)
+        text = f"{number}: {label}"
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        text_y = y - (bottom - top) - 2 * line if y > (bottom - top) + 2 * line else y + height
+        draw.rectangle(
+            (x, text_y, x + right - left + 2 * line, text_y + bottom - top + 2 * line),
+            fill=(255, 200, 0),
+        )
+        draw.text((x + line - left, text_y + line - top), text, fill=(0, 0, 0), font=font)
+    return picture

@@ -36,3 +36,45 @@ def test_explore_notebook_runs_on_synthetic_data(utk_folder, tmp_path, monkeypat
     assert not [out for out in outputs if out.output_type == "error"]
     assert sum("image/png" in out.get("data", {}) for out in outputs) >= 4
     assert (tmp_path / "prepared" / "report.json").is_file()
+
+
+@pytest.fixture(scope="module")
+def prepared_at_model_size(utk_folder, tmp_path_factory, detector) -> Path:
+    """The synthetic set prepared at the shipped models' input size."""
+    from data_prep import PrepareConfig, prepare
+    from model.shipped import run_info
+
+    prepared = tmp_path_factory.mktemp("prepared_at_model_size")
+    size = run_info("cropped", "age")["input_size"]
+    prepare(utk_folder, prepared, PrepareConfig(size=size), detector)
+    return prepared
+
+
+def _errors_and_pictures(notebook) -> tuple[list, int]:
+    outputs = [out for cell in notebook.cells if cell.cell_type == "code" for out in cell.outputs]
+    errors = [out for out in outputs if out.output_type == "error"]
+    return errors, sum("image/png" in out.get("data", {}) for out in outputs)
+
+
+@pytest.mark.slow
+def test_train_and_evaluate_notebook_runs_on_synthetic_data(prepared_at_model_size, monkeypatch):
+    notebook = run_notebook(
+        "02_train_and_evaluate.ipynb",
+        {"UTKFACE_PREPARED": str(prepared_at_model_size), "SHORT_RUN_IMAGES": "16"},
+        monkeypatch,
+    )
+    errors, pictures = _errors_and_pictures(notebook)
+    assert not errors
+    assert pictures >= 5
+
+
+@pytest.mark.slow
+def test_explain_notebook_runs_on_synthetic_data(prepared_at_model_size, monkeypatch):
+    notebook = run_notebook(
+        "03_explain.ipynb",
+        {"UTKFACE_PREPARED": str(prepared_at_model_size), "SANITY_FACES": "2"},
+        monkeypatch,
+    )
+    errors, pictures = _errors_and_pictures(notebook)
+    assert not errors
+    assert pictures >= 8

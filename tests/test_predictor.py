@@ -1,4 +1,5 @@
-"""`Predictor` on tiny real models: one result per face, boxes in photo pixels, clear errors."""
+"""`Predictor` on the shipped models: every face found, boxes in photo pixels, every odd or
+hostile input either predicted or refused with one clear error, maps for every method."""
 
 import io
 
@@ -7,16 +8,15 @@ import pytest
 from PIL import Image
 
 from data_prep import ImageError
+from model.explain import METHODS
 from model.predictor import NO_FACE_MESSAGE, Predictor, adience_group
+from tests.hostile import hostile_corpus
 from tests.synthetic import draw_face, noise_image
 
 
 @pytest.fixture(scope="module")
-def predictors(smoke_weights, detector):
-    return {
-        variant: Predictor(variant, smoke_weights, detector=detector)
-        for variant in ("full", "cropped")
-    }
+def predictors(detector):
+    return {variant: Predictor(variant, detector=detector) for variant in ("full", "cropped")}
 
 
 def _two_faces() -> Image.Image:
@@ -31,7 +31,8 @@ def test_full_variant_predicts_once_on_the_whole_photo(predictors):
     assert result.message is None
     [face] = result.faces
     assert face.box == (0, 0, 300, 300)
-    assert face.face.shape == (32, 32, 3)
+    size = predictors["full"].size
+    assert face.face.shape == (size, size, 3)
     assert face.interval_90[0] <= face.interval_80[0] <= face.age <= face.interval_80[1]
     assert face.interval_80[1] <= face.interval_90[1]
     assert 0.5 <= face.gender_probability <= 1
@@ -83,10 +84,52 @@ def test_results_serialise_to_json_ready_dicts(predictors):
     assert all(isinstance(v, int) for v in face["box"])
 
 
-@pytest.mark.parametrize("bad", [b"", b"not an image", "missing.jpg"])
-def test_bad_input_raises_the_one_image_error(predictors, bad):
+@pytest.mark.parametrize("item", hostile_corpus(), ids=lambda item: item.name)
+def test_hostile_input_is_predicted_or_refused_with_a_readable_message(predictors, item):
+    for predictor in predictors.values():
+        if item.expect == "refuse":
+            with pytest.raises(ImageError) as error:
+                predictor.predict(item.data)
+            assert "Traceback" not in str(error.value) and len(str(error.value)) > 10
+        else:
+            result = predictor.predict(item.data)
+            assert result.faces or result.message == NO_FACE_MESSAGE
+
+
+@pytest.mark.parametrize(
+    "name", ["sixteen_bit.png", "cmyk.jpg", "palette.gif", "animated.gif", "exif_rotated.jpg",
+             "transparent.png", "png_named.jpg", "huge.jpg"],
+)  # fmt: skip
+def test_a_face_in_every_odd_format_is_found_upright(predictors, name):
+    [item] = [item for item in hostile_corpus() if item.name == name]
+    result = predictors["cropped"].predict(item.data)
+    [face] = result.faces
+    width, height = result.image_size
+    assert width > height  # EXIF rotation undone
+    centre_x, centre_y = face.box[0] + face.box[2] / 2, face.box[1] + face.box[3] / 2
+    assert abs(centre_x / width - 0.5) < 0.1 and abs(centre_y / height - 0.5) < 0.15
+
+
+def test_a_missing_path_raises_the_one_image_error(predictors):
     with pytest.raises(ImageError):
-        predictors["full"].predict(bad)
+        predictors["full"].predict("missing.jpg")
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_method_maps_both_models_over_the_face(predictors, method):
+    [face] = predictors["cropped"].predict(draw_face(200)).faces
+    maps = predictors["cropped"].explain(face, method)
+    assert set(maps) == {"age", "gender"}
+    for heat in maps.values():
+        assert heat.shape == face.face.shape[:2]
+        assert np.isfinite(heat).all() and heat.min() >= 0 and heat.max() <= 1
+        assert heat.max() == 1  # a map with something in it
+
+
+def test_presentation_is_a_slide_of_every_method(predictors):
+    [face] = predictors["full"].predict(draw_face(200)).faces
+    slide = Image.open(io.BytesIO(predictors["full"].presentation(face, ("gradcam", "saliency"))))
+    assert slide.size == (1920, 1080)
 
 
 @pytest.mark.parametrize(
@@ -98,7 +141,8 @@ def test_bad_input_raises_the_one_image_error(predictors, bad):
         (22.9, "25-32"),
         (35, "25-32"),
         (36, "38-43"),
-        (45, "38-43"), (47, "48-53"),
+        (45, "38-43"),
+        (47, "48-53"),
         (57, "60+"),
         (90, "60+"),
     ],

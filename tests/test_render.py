@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.render import colourise, multiply, overlay, presentation_figure
+from model.render import annotate, colourise, multiply, overlay, presentation_figure
 from tests.synthetic import draw_face
 
 FACE = np.asarray(draw_face(200, seed=1).resize((64, 64)))
@@ -47,3 +47,12 @@ def test_presentation_figure_is_a_slide_sized_png():
     assert image.format == "PNG"
     assert image.size == (1920, 1080)
     assert len(np.unique(np.asarray(image.convert("L")))) > 50  # drawn, not blank
+
+
+def test_annotate_draws_each_box_at_the_photo_scale_on_a_copy():
+    photo = Image.new("RGB", (400, 300), "gray")
+    picture = annotate(photo, [(100, 120, 80, 100)], ["34 (28-41) · female 93%"], scale=0.5)
+    assert picture.size == (400, 300)
+    assert np.asarray(photo).max() == 128  # the original is untouched
+    assert tuple(np.asarray(picture)[60 + 25, 50]) == (255, 200, 0)  # left edge at x=50
+    assert tuple(np.asarray(picture)[150, 300]) == (128, 128, 128)  # away from the box

@@ -1,0 +1,149 @@
+"""The Dash dashboard on the shipped models: callback logic as plain functions, and the page in
+headless Chromium."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.hostile import encode, face_photo
+from tests.synthetic import noise_image
+from webapp import dashboard
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = ROOT / "benchmarks" / "screenshots"
+
+
+def _data_url(data: bytes, kind: str = "image/jpeg") -> str:
+    return f"data:{kind};base64," + base64.b64encode(data).decode()
+
+
+FACE_URL = _data_url(encode(face_photo(640, 480, seed=7), "JPEG"))
+
+
+def _text(component) -> str:
+    """All text inside a Dash component tree."""
+    if isinstance(component, str | int | float):
+        return str(component)
+    if isinstance(component, list | tuple):
+        return " ".join(_text(child) for child in component)
+    children = getattr(component, "children", None)
+    return "" if children is None else _text(children)
+
+
+def test_a_face_gives_a_card_that_checks_the_truth():
+    cards, alerts, store = dashboard.predict_view(FACE_URL, "cropped", 200, "female")
+    assert alerts == [] and len(cards) == len(store["faces"]) == 1
+    text = _text(cards)
+    assert "years" in text and "80%" in text
+    assert "true age 200 outside the 80% interval" in text
+    predicted_female = "female" in text.split("years", 1)[1].split("age group")[0]
+    assert ("gender right" in text) == predicted_female
+    assert ("gender wrong (female)" in text) == (not predicted_female)
+
+
+def test_without_a_truth_no_verdict_is_shown():
+    cards, _, _ = dashboard.predict_view(FACE_URL, "full", None, "")
+    assert "interval" not in _text(cards).split("90%")[-1] and "gender right" not in _text(cards)
+
+
+@pytest.mark.parametrize(
+    ("contents", "message"),
+    [
+        (_data_url(b"just text", "text/plain"), "not an image"),
+        (None, "choose a photo"),
+        ("data:image/png;base64,@@@", "could not be read"),
+    ],
+)
+def test_bad_uploads_give_a_readable_alert(contents, message):
+    cards, alerts, store = dashboard.predict_view(contents, "cropped", None, "")
+    assert cards == [] and store is None
+    assert message in _text(alerts).lower()
+
+
+def test_no_face_warns_and_suggests_the_full_model():
+    no_face = _data_url(encode(noise_image(300, seed=9), "PNG"), "image/png")
+    cards, alerts, _ = dashboard.predict_view(no_face, "cropped", None, "")
+    assert cards == [] and "full-image model" in _text(alerts)
+
+
+def test_maps_show_both_models_with_the_average_for_the_predicted_bucket():
+    _, _, store = dashboard.predict_view(FACE_URL, "cropped", None, "")
+    rows = dashboard.maps_view(store, "gradcam", 0.5)
+    text = _text(rows)
+    assert "Age model · Grad-CAM" in text and "Gender model · Grad-CAM" in text
+    assert text.count("average map, ages") == 2
+    assert dashboard.maps_view(None, "gradcam", 0.5) == []
+
+
+def test_models_and_data_views_read_the_shipped_record():
+    rows = dashboard.split_table("cropped")
+    assert [row["split"] for row in rows] == ["train", "val", "test"]
+    assert rows[0]["images"] > rows[2]["images"] > 2000
+    assert len(dashboard.models_view("full")) >= 6
+    assert "usable images" in _text(dashboard._data_tab())
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not shutil.which("chromedriver") and not os.environ.get("REQUIRE_BROWSER"),
+    reason="needs Debian's chromium and chromium-driver (.ci/run installs them)",
+)
+def test_dashboard_shows_prediction_cards_in_chromium(tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ready
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "webapp.dashboard", "--port", str(port)], cwd=ROOT
+    )
+    photo = tmp_path / "face.jpg"
+    face_photo(640, 480, seed=7).save(photo)
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--window-size=1400,1600"):  # fmt: skip
+        options.add_argument(flag)
+    options.binary_location = shutil.which("chromium") or ""
+    browser = None
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(url, timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        browser = webdriver.Chrome(
+            service=webdriver.ChromeService(shutil.which("chromedriver")), options=options
+        )
+        browser.get(url)
+        wait = WebDriverWait(browser, 90)
+        upload = wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, "#upload input")))
+        upload.send_keys(str(photo))
+        card = wait.until(ready.presence_of_element_located((By.CLASS_NAME, "prediction-card")))
+        wait.until(ready.text_to_be_present_in_element((By.ID, "maps"), "Age model"))
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(SCREENSHOTS / "dashboard.png"))
+        assert "years" in card.text and "%" in card.text
+    finally:
+        if browser is not None:
+            browser.quit()
+        server.terminate()
+        server.wait(timeout=30)

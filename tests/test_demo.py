@@ -1,0 +1,154 @@
+"""The Gradio demo on the shipped models: handlers as plain functions, the ``predict`` API
+through gradio_client against a running app, and the page in headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+from PIL import Image
+
+from model.predictor import NO_FACE_MESSAGE
+from tests.hostile import face_photo
+from tests.synthetic import noise_image
+from webapp import demo
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "benchmarks" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> dict[str, str]:
+    folder = tmp_path_factory.mktemp("photos")
+    files = {"face": folder / "face.jpg", "no_face": folder / "no_face.png",
+             "text": folder / "text.jpg"}  # fmt: skip
+    face_photo(640, 480, seed=7).save(files["face"])
+    noise_image(300, seed=9).save(files["no_face"])
+    files["text"].write_text("not a photo")
+    return {name: str(path) for name, path in files.items()}
+
+
+def test_predict_json_lists_each_face_with_margin_and_probability(photos):
+    data = demo.predict_json(photos["face"], "cropped")
+    [face] = data["faces"]
+    assert data["image_size"] == [640, 480]
+    assert face["age_interval_90"][0] <= face["age"] <= face["age_interval_90"][1]
+    assert face["gender"] in ("male", "female") and 0.5 <= face["gender_probability"] <= 1
+    x, y, width, height = face["box"]
+    assert 200 < x + width / 2 < 440 and 120 < y + height / 2 < 360
+
+
+def test_analyse_labels_the_photo_and_fills_the_table(photos):
+    labelled, table, faces, selector, note = demo.analyse(photos["face"], "cropped")
+    assert labelled.size == (640, 480)
+    assert len(table) == len(faces) == 1
+    assert table.loc[0, "gender"] == faces[0].gender
+    assert selector["value"] == 0 and "1 face" in note
+    # the box is drawn: the labelled photo differs from the upload around the face only
+    difference = np.abs(np.asarray(labelled, int) - np.asarray(Image.open(photos["face"]), int))
+    assert difference[:, :100].max() < 40 and difference.max() > 100
+
+
+def test_no_face_says_so_and_suggests_the_full_model(photos):
+    _, table, faces, selector, note = demo.analyse(photos["no_face"], "cropped")
+    assert faces == [] and len(table) == 0 and note == NO_FACE_MESSAGE
+    assert selector["choices"] == []
+    [face] = demo.predict_json(photos["no_face"], "full")["faces"]
+    assert face["box"] == [0, 0, 300, 300]
+
+
+@pytest.mark.parametrize("bad", ["text", None])
+def test_bad_input_becomes_a_readable_page_error(photos, bad):
+    with pytest.raises(gr.Error) as error:
+        demo.analyse(photos.get(bad), "cropped")
+    assert "image" in str(error.value).lower() or "photo" in str(error.value).lower()
+
+
+def test_maps_and_slide_for_the_selected_face(photos):
+    _, _, faces, _, _ = demo.analyse(photos["face"], "cropped")
+    age_map, gender_map = demo.face_maps(faces, 0, "gradcam", 0.6)
+    assert age_map.shape == gender_map.shape == (256, 256, 3)
+    assert not np.array_equal(age_map, demo.face_maps(faces, 0, "gradcam", 0.0)[0])
+    assert demo.face_maps([], None, "gradcam", 0.5) == (None, None)
+    assert demo.slide(faces, 0, 0.5).size == (1920, 1080)
+
+
+def test_record_tabs_read_the_shipped_artefacts():
+    for variant in ("cropped", "full"):
+        assert len(demo.average_map_gallery(variant, "age")) >= 8
+        assert len(demo.figures.training_curves(variant, "gender").data) == 6
+        assert set(demo.figures.group_table(variant)["group"]) >= {"gender: male", "race: Asian"}
+    assert list(demo.figures.headline_table()["variant"]) == ["cropped", "full"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def running_app():
+    app = demo.build_demo()
+    port = _free_port()
+    demo.launch(app, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+                quiet=True)  # fmt: skip
+    yield f"http://127.0.0.1:{port}/"
+    app.close()
+
+
+@pytest.mark.slow
+def test_predict_endpoint_through_gradio_client(running_app, photos):
+    from gradio_client import Client, handle_file
+
+    client = Client(running_app, verbose=False)
+    data = client.predict(handle_file(photos["face"]), "cropped", api_name="/predict")
+    assert len(data["faces"]) == 1 and data["variant"] == "cropped"
+    empty = client.predict(handle_file(photos["no_face"]), "cropped", api_name="/predict")
+    assert empty["faces"] == [] and "full-image model" in empty["message"]
+    with pytest.raises(Exception, match="not an image"):
+        client.predict(handle_file(photos["text"]), "cropped", api_name="/predict")
+    again = client.predict(handle_file(photos["face"]), "full", api_name="/predict")
+    assert len(again["faces"]) == 1  # still serving after the bad input
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not shutil.which("chromedriver") and not os.environ.get("REQUIRE_BROWSER"),
+    reason="needs Debian's chromium and chromium-driver (.ci/run installs them)",
+)
+def test_page_shows_the_labelled_result_in_chromium(running_app, photos):
+    from selenium import webdriver
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ready
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--window-size=1400,1600"):  # fmt: skip
+        options.add_argument(flag)
+    options.binary_location = shutil.which("chromium") or ""
+    browser = webdriver.Chrome(
+        service=webdriver.ChromeService(shutil.which("chromedriver")), options=options
+    )
+    try:
+        browser.get(running_app)
+        wait = WebDriverWait(browser, 90)
+        upload = wait.until(
+            ready.presence_of_element_located((By.CSS_SELECTOR, "input[type=file]"))
+        )
+        upload.send_keys(photos["face"])
+        wait.until(ready.element_to_be_clickable((By.XPATH, "//button[contains(., 'Estimate')]")))
+        browser.find_element(By.XPATH, "//button[contains(., 'Estimate')]").click()
+        note = wait.until(ready.text_to_be_present_in_element((By.ID, "result-note"), "1 face(s)"))
+        table = browser.find_element(By.ID, "faces-table").text
+        wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, "#gender-map img")))
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(SCREENSHOTS / "gradio_demo.png"))
+        assert note and ("female" in table or "male" in table)
+    finally:
+        browser.quit()
