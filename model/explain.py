@@ -142,7 +142,8 @@ def randomisation_check(
     """Model-parameter randomisation test (Adebayo et al., 2018): for each method, the mean
     Spearman rank correlation between the maps of `model` and of the same architecture with
     freshly initialised weights, over uint8 faces (N, S, S, 3). Near 0: the maps depend on
-    what the model learned; near 1: they would look the same for an untrained network."""
+    what the model learned; near 1: they would look the same for an untrained network. A
+    blank map (the untrained network often gives one for the CAM methods) counts as 0."""
     keras.utils.set_random_seed(seed)
     random_model = keras.models.clone_model(model)
     trained, untrained = Explainer(model, task), Explainer(random_model, task)
