@@ -112,17 +112,18 @@ def calibrate_variant(variant_dir: Path, data: str | Path, variant: str) -> AgeC
 
     from data_prep import load_split
     from model.config import CALIBRATION_FILE, ModelFiles
+    from model.networks import predict_outputs
 
     val = load_split(data, variant, "val")
     known = val.ages >= 0
     model = keras.models.load_model(ModelFiles(Path(variant_dir), "age").model, compile=False)
-    predicted = model.predict(val.images[known].astype(np.float32), batch_size=256, verbose=0)
-    calibration = fit_calibration(predicted[:, 0], val.ages[known])
+    predicted = predict_outputs(model, val.images[known])
+    calibration = fit_calibration(predicted, val.ages[known])
     calibration.save(Path(variant_dir) / CALIBRATION_FILE)
     for level in LEVELS:
         print(
             f"val coverage at {level:.0%}: "
-            f"{calibration.coverage(predicted[:, 0], val.ages[known], level):.3f}"
+            f"{calibration.coverage(predicted, val.ages[known], level):.3f}"
         )
     return calibration
 

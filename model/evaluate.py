@@ -28,6 +28,7 @@ from data_prep.split import SPLITS
 from model.calibration import AgeCalibration
 from model.config import CALIBRATION_FILE, WEIGHTS_DIR, ModelFiles
 from model.metrics import evaluate_predictions
+from model.networks import predict_outputs
 from model.preprocess import full_inputs, largest_face_inputs
 
 
@@ -110,9 +111,9 @@ def evaluate(
     else:
         inputs = _from_images(data, variant, size)
     keep = inputs.ages >= 0 if max_age is None else (inputs.ages >= 0) & (inputs.ages <= max_age)
-    images = inputs.images[keep].astype(np.float32)
-    predicted_age = age_model.predict(images, batch_size=256, verbose=0)[:, 0]
-    probability = gender_model.predict(images, batch_size=256, verbose=0)[:, 0]
+    images = inputs.images[keep]
+    predicted_age = predict_outputs(age_model, images)
+    probability = predict_outputs(gender_model, images)
     metrics = evaluate_predictions(
         inputs.ages[keep],
         inputs.genders[keep],

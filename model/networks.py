@@ -5,11 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import keras
+import numpy as np
 from keras import layers
 
 from model.blocks import backbone
 from model.config import TrainConfig
 from model.tasks import Task
+
+MIRROR_AVERAGE = True
+"""Average each prediction with that of the mirrored face (measured on the validation split)."""
 
 
 def build_model(task: Task, config: TrainConfig, input_size: int, output_bias: float = 0.0):
@@ -36,3 +40,21 @@ def save_for_inference(model: keras.Model, path: Path) -> None:
     clone = keras.Model.from_config(model.get_config())
     clone.set_weights(model.get_weights())
     clone.save(path)
+
+
+def predict_outputs(
+    model: keras.Model, faces: np.ndarray, mirror: bool = MIRROR_AVERAGE, batch_size: int = 256
+) -> np.ndarray:
+    """The model's single output for uint8 faces (N, S, S, 3): float64 (N,). With `mirror`, the
+    output is averaged with that of the mirrored face (a face and its mirror image have the
+    same age and gender). Every prediction in the project (demo, evaluation, calibration) runs
+    through here, so they agree."""
+    outputs = []
+    for start in range(0, len(faces), batch_size):
+        batch = keras.ops.convert_to_tensor(faces[start : start + batch_size].astype(np.float32))
+        output = keras.ops.convert_to_numpy(model(batch, training=False))[:, 0]
+        if mirror:
+            flipped = keras.ops.convert_to_numpy(model(batch[:, :, ::-1], training=False))[:, 0]
+            output = (output + flipped) / 2
+        outputs.append(output.astype(np.float64))
+    return np.concatenate(outputs) if outputs else np.zeros(0)

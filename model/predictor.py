@@ -25,6 +25,7 @@ from data_prep.images import SOURCE_SIZE, ImageInput, load_image, resize_square
 from model.calibration import AgeCalibration
 from model.config import CALIBRATION_FILE, WEIGHTS_DIR, ModelFiles
 from model.explain import METHODS, Explainer
+from model.networks import predict_outputs
 from model.render import presentation_figure
 
 TASK_NAMES = ("age", "gender")
@@ -146,11 +147,8 @@ class Predictor:
 
     def predict_faces(self, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(ages (N,), probabilities of female (N,)) for uint8 faces (N, S, S, 3)."""
-        batch = keras.ops.convert_to_tensor(faces.astype(np.float32))
         with self._lock:
-            ages = keras.ops.convert_to_numpy(self.age_model(batch, training=False))[:, 0]
-            female = keras.ops.convert_to_numpy(self.gender_model(batch, training=False))[:, 0]
-        return ages.astype(float), female.astype(float)
+            return predict_outputs(self.age_model, faces), predict_outputs(self.gender_model, faces)
 
     def predict(self, source: ImageInput) -> PredictionResult:
         """Predict every face in a photo. Raises `data_prep.ImageError` for a bad image."""
