@@ -11,7 +11,7 @@ from model.config import CALIBRATION_FILE, ModelFiles, TrainConfig
 from model.evaluate import evaluate
 from model.evaluate import main as evaluate_main
 from model.metrics import age_metrics, evaluate_predictions, gender_metrics, roc_auc
-from model.networks import build_model, compile_model
+from model.networks import build_model, compile_model, predict_outputs
 from model.tasks import TASKS
 from model.train import learning_rate_at
 from model.train import main as train_main
@@ -209,3 +209,14 @@ def test_evaluate_on_prepared_and_raw_images_agree_on_labels(
         "60-69",
         "70-80",
     }
+
+
+def test_predictions_average_a_face_with_its_mirror_image():
+    model = build_model(TASKS["age"], TrainConfig(stem_width=8, widths=(8,)), 16, 30.0)
+    faces = np.random.default_rng(0).integers(0, 255, (5, 16, 16, 3), dtype=np.uint8)
+    plain = predict_outputs(model, faces, mirror=False)
+    mirrored = predict_outputs(model, faces[:, :, ::-1], mirror=False)
+    np.testing.assert_allclose(
+        predict_outputs(model, faces, batch_size=2), (plain + mirrored) / 2, rtol=1e-5
+    )
+    assert not np.allclose(plain, mirrored)  # the check would be empty for a symmetric model
