@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'measure':28} {'value':>10} {'target':>10}  ok")
     for key, value in results.items():
         target = TARGETS.get(key)
-        print(f"{key:28} {value:>10} {target:>10}  {'yes' if value <= target else 'NO'}")
+        verdict = "" if target is None else ("yes" if value <= target else "NO")
+        print(f"{key:28} {value:>10} {target if target is not None else '-':>10}  {verdict}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"results": results, "targets": TARGETS}, indent=2))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import layers
 
 from model.blocks import backbone
@@ -42,6 +44,23 @@ def save_for_inference(model: keras.Model, path: Path) -> None:
     clone.save(path)
 
 
+_forwards: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _forward(model: keras.Model):
+    """The model's inference pass as a graph with one fixed signature (B, S, S, 3): ten times
+    faster than an eager call for one face, and never retraced, so memory stays flat."""
+    if model not in _forwards:
+        size = model.input_shape[1]
+        spec = tf.TensorSpec([None, size, size, 3], tf.float32)
+
+        def forward(images):
+            return model(images, training=False)
+
+        _forwards[model] = tf.function(forward, input_signature=[spec])
+    return _forwards[model]
+
+
 def predict_outputs(
     model: keras.Model, faces: np.ndarray, mirror: bool = MIRROR_AVERAGE, batch_size: int = 256
 ) -> np.ndarray:
@@ -49,12 +68,14 @@ def predict_outputs(
     output is averaged with that of the mirrored face (a face and its mirror image have the
     same age and gender). Every prediction in the project (demo, evaluation, calibration) runs
     through here, so they agree."""
+    forward = _forward(model)
     outputs = []
     for start in range(0, len(faces), batch_size):
-        batch = keras.ops.convert_to_tensor(faces[start : start + batch_size].astype(np.float32))
-        output = keras.ops.convert_to_numpy(model(batch, training=False))[:, 0]
+        batch = np.asarray(faces[start : start + batch_size], np.float32)
         if mirror:
-            flipped = keras.ops.convert_to_numpy(model(batch[:, :, ::-1], training=False))[:, 0]
-            output = (output + flipped) / 2
+            both = forward(np.concatenate([batch, batch[:, :, ::-1]])).numpy()[:, 0]
+            output = (both[: len(batch)] + both[len(batch) :]) / 2
+        else:
+            output = forward(batch).numpy()[:, 0]
         outputs.append(output.astype(np.float64))
     return np.concatenate(outputs) if outputs else np.zeros(0)
