@@ -20,6 +20,7 @@ from webapp import dashboard
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSWER_SECONDS = 10
+CACHE_SECONDS = 3
 
 
 def _free_port() -> int:
@@ -33,7 +34,8 @@ def app_with_own_cache(tmp_path_factory):
     """``python app.py`` in a subprocess whose Gradio cache is a fresh folder we can inspect."""
     cache = tmp_path_factory.mktemp("gradio_cache")
     port = _free_port()
-    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_TEMP_DIR=str(cache))
+    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_TEMP_DIR=str(cache),
+               DEMO_CACHE_SECONDS=str(CACHE_SECONDS))  # fmt: skip
     server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -77,7 +79,11 @@ def test_corpus_through_the_public_api_and_nothing_is_kept(app_with_own_cache, t
                 assert answer["faces"] or answer["message"]
         answer = client.predict(handle_file(str(normal)), "cropped", api_name="/predict")
         assert len(answer["faces"]) == 1, f"no normal answer after {item.name}"
-    left = {p for p in cache.rglob("*") if p.is_file()} - before
+    deadline = time.perf_counter() + 5 * CACHE_SECONDS
+    while (left := {p for p in cache.rglob("*") if p.is_file()} - before) and (
+        time.perf_counter() < deadline
+    ):
+        time.sleep(0.5)
     assert not left, f"uploads left in Gradio's cache: {sorted(left)}"
 
 

@@ -6,14 +6,13 @@ predictor, explanations and renderings) and ``webapp.figures``; the layout only 
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
+import os
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
-from gradio.utils import get_upload_folder
 from PIL import Image
 
 from data_prep import ImageError
@@ -34,8 +33,10 @@ CONCURRENCY = 2
 QUEUE_SIZE = 16
 """Requests waiting beyond those are turned away with a message instead of piling up."""
 MAX_FILE_SIZE = "25mb"
-CACHE_CLEANUP = (60, 120)
-"""Every 60 s, Gradio deletes cached files (uploads and pictures) older than 120 s."""
+CACHE_SECONDS = int(os.environ.get("DEMO_CACHE_SECONDS", "120"))
+CACHE_CLEANUP = (min(60, CACHE_SECONDS), CACHE_SECONDS)
+"""Gradio deletes cached uploads and pictures older than `CACHE_SECONDS` (120 by default;
+the environment variable DEMO_CACHE_SECONDS changes it), checking every minute at most."""
 UNEXPECTED = "Something went wrong while reading this photo. Please try another one."
 
 
@@ -58,27 +59,22 @@ class PhotoInput(gr.Image):
         return payload.path
 
 
-def _read_upload(photo: str | None, forget: bool) -> bytes:
-    """The uploaded file's bytes; with `forget`, Gradio's copy of an upload is deleted at once
-    (a file outside Gradio's upload folder is never touched)."""
+def _read_upload(photo: str | None) -> bytes:
+    """The uploaded file's bytes. Gradio stores identical uploads once and shares them between
+    requests, so the file is left to Gradio's timed clean-up (`CACHE_CLEANUP`), not deleted."""
     if photo is None:
         raise gr.Error("Please upload a photo first (or take one with the webcam).")
     path = Path(photo)
     if not path.is_file():
         raise gr.Error(
-            "This photo is no longer on the server (uploads are deleted after two minutes, "
+            "This photo is no longer on the server (uploads are deleted after a few minutes, "
             "for your privacy). Please upload it again."
         )
-    data = path.read_bytes()
-    if forget and path.resolve().is_relative_to(Path(get_upload_folder()).resolve()):
-        path.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            path.parent.rmdir()  # Gradio's per-upload folder, when empty
-    return data
+    return path.read_bytes()
 
 
-def _predict(photo: str | None, variant: str, forget: bool = False):
-    data = _read_upload(photo, forget)
+def _predict(photo: str | None, variant: str):
+    data = _read_upload(photo)
     try:
         return predictor(variant).predict(data)
     except ImageError as error:
@@ -92,9 +88,8 @@ def _predict(photo: str | None, variant: str, forget: bool = False):
 
 def predict_json(photo: str | None, variant: str = "cropped") -> dict:
     """The ``predict`` API: every face with its box (x, y, width, height in photo pixels), age
-    and 80%/90% intervals (years), Adience age group, gender and its probability. The upload
-    is deleted as soon as it is read (a script sends a fresh copy with every call)."""
-    return _predict(photo, variant, forget=True).to_dict()
+    and 80%/90% intervals (years), Adience age group, gender and its probability."""
+    return _predict(photo, variant).to_dict()
 
 
 def faces_table(faces: list[FacePrediction]) -> pd.DataFrame:
@@ -202,7 +197,7 @@ model learnt. Vanilla saliency and SmoothGrad keep much of the face's outline ev
 network: read them as "where the edges are that the model is sensitive to", with care.
 
 **Privacy.** Photos are processed in memory. Nothing you upload is stored: Gradio's temporary
-copies are deleted within two minutes and nothing is logged or flagged.
+copies are deleted within three minutes and nothing is logged or flagged.
 """
 
 
