@@ -62,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
             browser.get(url)
             wait = WebDriverWait(browser, 120)
             wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, "#upload input")))
-            browser.find_element(By.CSS_SELECTOR, f"input[value='{variant}']").click()
+            label = {"full": "full-image model", "cropped": "cropped-face model"}[variant]
+            choice = f"//*[@id='predict-variant']//label[contains(., '{label}')]"
+            browser.find_element(By.XPATH, choice).click()
             upload = browser.find_element(By.CSS_SELECTOR, "#upload input")
             started = time.perf_counter()
             upload.send_keys(str(photo))
