@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,12 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "dashboard.json"))
     args = parser.parse_args(argv)
 
-    from selenium import webdriver
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ready
     from selenium.webdriver.support.ui import WebDriverWait
 
     from tests.hostile import face_photo
+    from tests.serving import chromium, wait_for_url
 
     photo = Path(tempfile.mkdtemp()) / "face.jpg"
     face_photo(1280, 960, seed=7).save(photo)
@@ -42,21 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         [sys.executable, "-m", "webapp.dashboard", "--port", str(args.port)], cwd=ROOT
     )
     url = f"http://127.0.0.1:{args.port}/"
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
+    wait_for_url(url, server=server)
     results = {"startup_s": round(time.perf_counter() - started, 2)}
-    options = webdriver.ChromeOptions()
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--window-size=1400,1600"):  # fmt: skip
-        options.add_argument(flag)
-    options.binary_location = shutil.which("chromium") or ""
-    browser = webdriver.Chrome(
-        service=webdriver.ChromeService(shutil.which("chromedriver")), options=options
-    )
+    browser = chromium()
     try:
         for variant in ("full", "cropped"):
             browser.get(url)

@@ -15,23 +15,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.serving import free_port, wait_for_url  # noqa: E402
 
 
 def rss_mb(pid: int) -> float:
@@ -52,17 +46,8 @@ def start_app(port: int, log_path: Path) -> subprocess.Popen:
     env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port))
     server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
                               stdout=log_path.open("w"), stderr=subprocess.STDOUT)  # fmt: skip
-    started = time.perf_counter()
-    while time.perf_counter() - started < 180:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
-            return server
-        except OSError:
-            if server.poll() is not None:
-                raise RuntimeError(f"app.py exited; see {log_path}") from None
-            time.sleep(0.5)
-    server.kill()
-    raise RuntimeError("app.py was not ready within 180 s")
+    wait_for_url(f"http://127.0.0.1:{port}/", server=server)
+    return server
 
 
 def load_phase(url: str, photo: str, clients: int, seconds: float) -> dict:

@@ -6,16 +6,14 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.hostile import encode, face_photo
+from tests.serving import chromium, free_port, wait_for_url
 from tests.synthetic import noise_image
 from webapp import dashboard
 
@@ -93,46 +91,27 @@ def test_models_and_data_views_read_the_shipped_record():
     assert "usable images" in _text(dashboard._data_tab())
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(
     not shutil.which("chromedriver") and not os.environ.get("REQUIRE_BROWSER"),
     reason="needs Debian's chromium and chromium-driver (.ci/run installs them)",
 )
 def test_dashboard_shows_prediction_cards_in_chromium(tmp_path):
-    from selenium import webdriver
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ready
     from selenium.webdriver.support.ui import WebDriverWait
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "webapp.dashboard", "--port", str(port)], cwd=ROOT
     )
     photo = tmp_path / "face.jpg"
     face_photo(640, 480, seed=7).save(photo)
-    options = webdriver.ChromeOptions()
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--window-size=1400,1600"):  # fmt: skip
-        options.add_argument(flag)
-    options.binary_location = shutil.which("chromium") or ""
     browser = None
     try:
         url = f"http://127.0.0.1:{port}/"
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(url, timeout=1)
-                break
-            except OSError:
-                time.sleep(0.5)
-        browser = webdriver.Chrome(
-            service=webdriver.ChromeService(shutil.which("chromedriver")), options=options
-        )
+        wait_for_url(url, server=server)
+        browser = chromium()
         browser.get(url)
         wait = WebDriverWait(browser, 90)
         upload = wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, "#upload input")))

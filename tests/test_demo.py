@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 from pathlib import Path
 
 import gradio as gr
@@ -15,6 +14,7 @@ from PIL import Image
 
 from model.predictor import NO_FACE_MESSAGE
 from tests.hostile import face_photo
+from tests.serving import chromium, free_port
 from tests.synthetic import noise_image
 from webapp import demo
 
@@ -85,16 +85,10 @@ def test_record_tabs_read_the_shipped_artefacts():
     assert list(demo.figures.headline_table()["variant"]) == ["cropped", "full"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def running_app():
     app = demo.build_demo()
-    port = _free_port()
+    port = free_port()
     demo.launch(app, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
                 quiet=True)  # fmt: skip
     yield f"http://127.0.0.1:{port}/"
@@ -122,19 +116,11 @@ def test_predict_endpoint_through_gradio_client(running_app, photos):
     reason="needs Debian's chromium and chromium-driver (.ci/run installs them)",
 )
 def test_page_shows_the_labelled_result_in_chromium(running_app, photos):
-    from selenium import webdriver
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ready
     from selenium.webdriver.support.ui import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--window-size=1400,1600"):  # fmt: skip
-        options.add_argument(flag)
-    options.binary_location = shutil.which("chromium") or ""
-    browser = webdriver.Chrome(
-        service=webdriver.ChromeService(shutil.which("chromedriver")), options=options
-    )
+    browser = chromium()
     try:
         browser.get(running_app)
         wait = WebDriverWait(browser, 90)

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import base64
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.hostile import face_photo, hostile_corpus
+from tests.serving import free_port, wait_for_url
 from webapp import dashboard
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,29 +22,17 @@ ANSWER_SECONDS = 10
 CACHE_SECONDS = 3
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_with_own_cache(tmp_path_factory):
     """``python app.py`` in a subprocess whose Gradio cache is a fresh folder we can inspect."""
     cache = tmp_path_factory.mktemp("gradio_cache")
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_TEMP_DIR=str(cache),
                DEMO_CACHE_SECONDS=str(CACHE_SECONDS))  # fmt: skip
     server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}/"
     try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(url, timeout=1)
-                break
-            except OSError:
-                assert server.poll() is None, "app.py exited during start-up"
-                time.sleep(0.5)
+        wait_for_url(url, server=server)
         yield url, cache
     finally:
         server.terminate()
