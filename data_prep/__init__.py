@@ -5,9 +5,9 @@ Public API: `prepare` writes a prepared folder; `load_split` and `read_manifest`
 decoded and cropped exactly as the training images were.
 """
 
-import os
+from data_prep.runtime import configure_tensorflow
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+configure_tensorflow()
 
 from data_prep.config import PrepareConfig  # noqa: E402
 from data_prep.dataset import VARIANTS, SplitData, load_split, read_manifest  # noqa: E402

@@ -1,5 +1,3 @@
 """Age and gender CNNs: training, evaluation, calibrated margins, inference, explanations."""
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import data_prep  # noqa: F401  (sets TensorFlow's environment before TensorFlow is imported)
