@@ -15,7 +15,6 @@ import json
 import sys
 from pathlib import Path
 
-import keras
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
@@ -23,8 +22,9 @@ from tqdm import tqdm
 from data_prep import load_split
 from data_prep.names import GENDERS
 from data_prep.split import AGE_BUCKET_LABELS, age_bucket
-from model.config import WEIGHTS_DIR, ModelFiles
+from model.config import WEIGHTS_DIR
 from model.explain import Explainer
+from model.networks import load_for_inference
 from model.render import overlay
 
 AVERAGE_MAPS_DIR = "average_maps"
@@ -57,7 +57,7 @@ def average_maps(
     groups = group_labels(ages, genders)
     index = {"variant": variant, "method": "gradcam", "n": len(images), "maps": {}}
     for task in ("age", "gender"):
-        model = keras.models.load_model(ModelFiles(Path(weights) / variant, task).model)
+        model = load_for_inference(Path(weights) / variant, task)
         explainer = Explainer(model, task)
         heat = np.concatenate(
             [

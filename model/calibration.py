@@ -108,15 +108,13 @@ def fit_calibration(
 
 def calibrate_variant(variant_dir: Path, data: str | Path, variant: str) -> AgeCalibration:
     """Fit and save ``calibration.json`` for a variant's shipped age model on its val split."""
-    import keras
-
     from data_prep import load_split
-    from model.config import CALIBRATION_FILE, ModelFiles
-    from model.networks import predict_outputs
+    from model.config import CALIBRATION_FILE
+    from model.networks import load_for_inference, predict_outputs
 
     val = load_split(data, variant, "val")
     known = val.ages >= 0
-    model = keras.models.load_model(ModelFiles(Path(variant_dir), "age").model, compile=False)
+    model = load_for_inference(variant_dir, "age")
     predicted = predict_outputs(model, val.images[known])
     calibration = fit_calibration(predicted, val.ages[known])
     calibration.save(Path(variant_dir) / CALIBRATION_FILE)

@@ -15,7 +15,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras
 import numpy as np
 from tqdm import tqdm
 
@@ -26,9 +25,9 @@ from data_prep.names import parse_name
 from data_prep.source import iter_source
 from data_prep.split import SPLITS
 from model.calibration import AgeCalibration
-from model.config import CALIBRATION_FILE, WEIGHTS_DIR, ModelFiles
+from model.config import CALIBRATION_FILE, WEIGHTS_DIR
 from model.metrics import evaluate_predictions
-from model.networks import predict_outputs
+from model.networks import load_for_inference, predict_outputs
 from model.preprocess import full_inputs, largest_face_inputs
 
 
@@ -99,8 +98,8 @@ def evaluate(
     """Metrics (see `model.metrics.evaluate_predictions`) of a variant's shipped models, on
     `split` of a prepared folder or on every image of a folder or archive."""
     variant_dir = Path(weights) / variant
-    age_model = keras.models.load_model(ModelFiles(variant_dir, "age").model, compile=False)
-    gender_model = keras.models.load_model(ModelFiles(variant_dir, "gender").model, compile=False)
+    age_model = load_for_inference(variant_dir, "age")
+    gender_model = load_for_inference(variant_dir, "gender")
     calibration_path = variant_dir / CALIBRATION_FILE
     calibration = AgeCalibration.load(calibration_path) if calibration_path.is_file() else None
 

@@ -11,7 +11,7 @@ import tensorflow as tf
 from keras import layers
 
 from model.blocks import backbone
-from model.config import TrainConfig
+from model.config import ModelFiles, TrainConfig
 from model.tasks import Task
 
 MIRROR_AVERAGE = True
@@ -42,6 +42,11 @@ def save_for_inference(model: keras.Model, path: Path) -> None:
     clone = keras.Model.from_config(model.get_config())
     clone.set_weights(model.get_weights())
     clone.save(path)
+
+
+def load_for_inference(variant_dir: str | Path, task: str) -> keras.Model:
+    """A variant's shipped `task` model (``<variant_dir>/<task>.keras``), uncompiled."""
+    return keras.models.load_model(ModelFiles(Path(variant_dir), task).model, compile=False)
 
 
 _forwards: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -15,7 +15,6 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import keras
 import numpy as np
 from PIL import Image
 
@@ -23,9 +22,9 @@ from data_prep.dataset import VARIANTS
 from data_prep.faces import Face, FaceDetector, face_crop
 from data_prep.images import SOURCE_SIZE, ImageInput, load_image, resize_square
 from model.calibration import AgeCalibration
-from model.config import CALIBRATION_FILE, WEIGHTS_DIR, ModelFiles
+from model.config import CALIBRATION_FILE, WEIGHTS_DIR
 from model.explain import METHODS, Explainer
-from model.networks import predict_outputs
+from model.networks import load_for_inference, predict_outputs
 from model.render import presentation_figure
 
 TASK_NAMES = ("age", "gender")
@@ -129,12 +128,8 @@ class Predictor:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
         variant_dir = Path(weights) / variant
         self.variant = variant
-        self.age_model = keras.models.load_model(
-            ModelFiles(variant_dir, "age").model, compile=False
-        )
-        self.gender_model = keras.models.load_model(
-            ModelFiles(variant_dir, "gender").model, compile=False
-        )
+        self.age_model = load_for_inference(variant_dir, "age")
+        self.gender_model = load_for_inference(variant_dir, "gender")
         self.calibration = AgeCalibration.load(variant_dir / CALIBRATION_FILE)
         self.size = int(self.age_model.input_shape[1])
         self.max_faces = max_faces
