@@ -20,12 +20,27 @@ from PIL import Image
 
 from data_prep.dataset import VARIANTS
 from data_prep.faces import Face, FaceDetector, face_crop
-from data_prep.images import SOURCE_SIZE, ImageInput, load_image, resize_square
+from data_prep.images import SOURCE_SIZE, ImageError, ImageInput, load_image, resize_square
+from data_prep.split import AGE_BUCKET_LABELS, age_bucket
 from model.calibration import AgeCalibration
 from model.config import CALIBRATION_FILE, WEIGHTS_DIR
 from model.explain import METHODS, Explainer
 from model.networks import load_for_inference, predict_outputs
 from model.render import presentation_figure
+
+__all__ = [
+    "AGE_BUCKET_LABELS",
+    "ImageError",
+    "FacePrediction",
+    "PredictionResult",
+    "Predictor",
+    "adience_group",
+    "age_bucket",
+    "shared_predictor",
+]
+"""The front ends take everything from here (data flows data_prep -> model -> webapp):
+`ImageError` is the readable error of a bad photo, `age_bucket` and `AGE_BUCKET_LABELS` the
+ten-year buckets of the evaluation and the average maps."""
 
 TASK_NAMES = ("age", "gender")
 

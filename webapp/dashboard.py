@@ -21,11 +21,15 @@ import numpy as np
 from dash import Dash, Input, Output, dash_table, dcc, html
 from PIL import Image
 
-from data_prep import ImageError
-from data_prep.split import AGE_BUCKET_LABELS, age_bucket
 from model import shipped
 from model.explain import METHODS
-from model.predictor import VARIANT_NAMES, shared_predictor
+from model.predictor import (
+    AGE_BUCKET_LABELS,
+    VARIANT_NAMES,
+    ImageError,
+    age_bucket,
+    shared_predictor,
+)
 from model.render import multiply, overlay
 from webapp import figures
 

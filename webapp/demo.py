@@ -15,11 +15,16 @@ import gradio as gr
 import pandas as pd
 from PIL import Image
 
-from data_prep import ImageError
-from data_prep.split import AGE_BUCKET_LABELS
 from model import shipped
 from model.explain import METHODS
-from model.predictor import VARIANT_NAMES, FacePrediction, Predictor, shared_predictor
+from model.predictor import (
+    AGE_BUCKET_LABELS,
+    VARIANT_NAMES,
+    FacePrediction,
+    ImageError,
+    Predictor,
+    shared_predictor,
+)
 from model.render import annotate, overlay
 from webapp import figures
 
@@ -49,7 +54,7 @@ def predictor(variant: str) -> Predictor:
 
 class PhotoInput(gr.Image):
     """Gradio's image input, but it hands the handler the uploaded file untouched: decoding
-    (EXIF rotation, odd modes, size limits, readable errors) is ``data_prep.load_image``'s job."""
+    (EXIF rotation, odd modes, size limits, readable errors) is the predictor's job."""
 
     is_template = True
 
