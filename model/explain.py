@@ -1,14 +1,30 @@
 """Saliency maps: which pixels of a face drive a model's prediction.
 
     explainer = Explainer(age_model, "age")
-    heat = explainer.explain(face, "gradcam")    # float32 (S, S) in [0, 1]
+    heat = explainer.explain(face, "gradcam")    # AttributionMap (S, S) in [0, 1]
+    heat = explainer.explain(face, "occlusion")  # signed, in years: heat.units == "years"
 
-Vanilla saliency, SmoothGrad, Grad-CAM and Grad-CAM++ come from tf-keras-vis. Score-CAM is
-our own short implementation: tf-keras-vis's ``Scorecam`` passes the model output through a
-softmax before weighting channels, which on our one-unit outputs is always 1, so every
-channel would weigh the same. Here each channel is weighted by how much the score itself
-(predicted age, or probability of the predicted gender) rises above a black-image baseline
-when the input is masked by that channel's upsampled activation.
+Every map is an `AttributionMap`: a float32 array that also says what its values mean.
+Five methods give *relative* maps, normalised to [0, 1] (``units`` None): vanilla saliency,
+SmoothGrad, Grad-CAM and Grad-CAM++ come from tf-keras-vis; Score-CAM is our own short
+implementation: tf-keras-vis's ``Scorecam`` passes the model output through a softmax before
+weighting channels, which on our one-unit outputs is always 1, so every channel would weigh
+the same. Here each channel is weighted by how much the score itself (predicted age, or
+probability of the predicted gender) rises above a black-image baseline when the input is
+masked by that channel's upsampled activation.
+
+Two methods give *signed* maps in the model's own units (``signed`` True): years for the age
+model, percentage points of the probability of "female" for the gender model, so positive
+(red) always means older / more female and negative (blue) younger / more male.
+
+* Occlusion: a grey patch slides over the face; each pixel gets the mean change of the
+  estimate (the one the predictor shows, averaged with the mirrored face) over the patch
+  positions that covered it. Positive: covering this part made the person look older.
+* Integrated gradients (Sundararajan et al., 2017): the gradient averaged along the straight
+  path from a baseline image (black, or the face blurred) to the face, times the difference
+  face - baseline, summed over the colour channels. The map adds up to the model's output on
+  the face minus its output on the baseline (completeness). Positive: this part pushes the
+  estimate up (older, more female) compared with the baseline.
 """
 
 from __future__ import annotations
@@ -18,11 +34,14 @@ import threading
 import keras
 import numpy as np
 import tensorflow as tf
+from scipy.ndimage import gaussian_filter
 from scipy.stats import spearmanr
 from tf_keras_vis.gradcam import Gradcam
 from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
 from tf_keras_vis.saliency import Saliency
 from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
+
+from model.networks import MIRROR_AVERAGE, predict_outputs
 
 METHODS = {
     "saliency": "Vanilla saliency",
@@ -30,10 +49,81 @@ METHODS = {
     "gradcam": "Grad-CAM",
     "gradcam++": "Grad-CAM++",
     "scorecam": "Score-CAM",
+    "occlusion": "Occlusion",
+    "integrated_gradients": "Integrated gradients",
 }
+SIGNED_METHODS = ("occlusion", "integrated_gradients")
+"""Methods whose maps are signed, in years or percentage points, not normalised."""
 SMOOTHGRAD_SAMPLES = 20
 SCORECAM_MAX_CHANNELS = 64
 """Score-CAM masks with the highest-variance channels only (Faster Score-CAM)."""
+OCCLUSION_PATCH = 0.1875
+"""Default side of the occlusion patch, as a share of the face (12 pixels of 64)."""
+OCCLUSION_GREY = 128
+BASELINES = ("black", "blurred")
+"""Integrated gradients' reference images: all black, or the face under a Gaussian blur."""
+BLUR_SIGMA = 0.1
+"""Standard deviation of the blurred baseline's blur, as a share of the face (6.4 of 64)."""
+INTEGRATED_GRADIENTS_STEPS = 48
+"""Points on the path from the baseline to the face (midpoint rule)."""
+GRADIENT_BATCH = 128
+OPTIONS = {
+    "occlusion": ("patch", "stride", "mirror"),
+    "integrated_gradients": ("baseline", "steps"),
+}
+"""The keyword options each method accepts (the others take none)."""
+
+
+class AttributionMap(np.ndarray):
+    """A float32 map (S, S), or a stack of them (N, S, S), that says what its values mean.
+
+    ``units``: None for a relative map normalised to [0, 1]; else the unit of a signed map
+    (``"years"``, or ``"points"``: percentage points of the probability of "female").
+    ``signed``: whether negative values mean something (draw them with a diverging scale).
+    ``meaning``: what a value is, for a colour bar, e.g. ``"change of the age when covered"``.
+    ``ends``: what the low and the high end mean, e.g. ``("younger", "older")``.
+    Slicing or arithmetic keeps these; ``np.asarray(heat)`` gives the plain array.
+    """
+
+    def __new__(
+        cls, values, units=None, signed=False, meaning="relative importance", ends=("low", "high")
+    ):
+        heat = np.asarray(values, np.float32).view(cls)
+        heat.units, heat.signed, heat.meaning, heat.ends = units, signed, meaning, tuple(ends)
+        return heat
+
+    def __array_finalize__(self, source):
+        self.units = getattr(source, "units", None)
+        self.signed = getattr(source, "signed", False)
+        self.meaning = getattr(source, "meaning", "relative importance")
+        self.ends = getattr(source, "ends", ("low", "high"))
+
+    def __reduce__(self):
+        state = super().__reduce__()
+        return state[0], state[1], (*state[2], self.units, self.signed, self.meaning, self.ends)
+
+    def __setstate__(self, state):
+        *array_state, self.units, self.signed, self.meaning, self.ends = state
+        super().__setstate__(tuple(array_state))
+
+
+def _signed_map(values, task: str, method: str) -> AttributionMap:
+    if task == "age":
+        units, ends = "years", ("younger", "older")
+    else:
+        units, ends = "points", ("more male", "more female")
+    quantity = "the age" if task == "age" else "P(female)"
+    if method == "occlusion":
+        meaning = f"change of {quantity} when covered"
+    else:
+        meaning = f"contribution to {quantity}, per pixel"
+    return AttributionMap(values, units, True, meaning, ends)
+
+
+def _starts(size: int, patch: int, stride: int) -> list[int]:
+    """Patch positions along one side: every `stride` pixels, the last flush with the edge."""
+    starts = list(range(0, size - patch + 1, stride))
+    return starts if starts[-1] == size - patch else [*starts, size - patch]
 
 
 def cam_layer(model: keras.Model, min_side: int = 6) -> str:
@@ -72,16 +162,29 @@ class Explainer:
         self._gradcam = Gradcam(model, model_modifier=ReplaceToLinear(), clone=True)
         self._gradcam_pp = GradcamPlusPlus(model, model_modifier=ReplaceToLinear(), clone=True)
         self._features = keras.Model(model.input, model.get_layer(self.layer).output)
+        size = model.input_shape[1]
+        self._gradient = tf.function(
+            self._score_gradient, input_signature=[tf.TensorSpec([None, size, size, 3])]
+        )
         self._lock = threading.Lock()
 
-    def explain(self, face: np.ndarray, method: str) -> np.ndarray:
-        """Map of `method` for a uint8 (S, S, 3) face: float32 (S, S) normalised to [0, 1]."""
-        return self.explain_batch(face[np.newaxis], method)[0]
+    def explain(self, face: np.ndarray, method: str, **options) -> AttributionMap:
+        """Map of `method` for a uint8 (S, S, 3) face: (S, S), normalised to [0, 1] or, for
+        `SIGNED_METHODS`, signed in the units it carries. `options`: see `OPTIONS`."""
+        return self.explain_batch(face[np.newaxis], method, **options)[0]
 
-    def explain_batch(self, faces: np.ndarray, method: str) -> np.ndarray:
-        """Maps for uint8 faces (N, S, S, 3): float32 (N, S, S), each normalised to [0, 1]."""
+    def explain_batch(self, faces: np.ndarray, method: str, **options) -> AttributionMap:
+        """Maps for uint8 faces (N, S, S, 3): (N, S, S), as `explain` gives them."""
         if method not in METHODS:
             raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+        unknown = set(options) - set(OPTIONS.get(method, ()))
+        if unknown:
+            raise ValueError(f"{method} takes no option {sorted(unknown)}")
+        if method == "occlusion":
+            return self.occlusion(faces, **options)
+        if method == "integrated_gradients":
+            attributions, _, _ = self.integrated_gradients(faces, **options)
+            return _signed_map(attributions.sum(axis=-1), self.task, method)
         seeds = np.asarray(faces, np.float32)
         with self._lock:
             outputs = self.model(seeds, training=False).numpy()[:, 0]
@@ -106,7 +209,95 @@ class Explainer:
                     ]
                 )
         heat = np.asarray(heat).reshape(seeds.shape[:3])
-        return np.stack([_normalise(one) for one in heat])
+        return AttributionMap(np.stack([_normalise(one) for one in heat]))
+
+    def _in_units(self, outputs: np.ndarray) -> np.ndarray:
+        """Model outputs in the units of the signed maps: years, or points of P(female)."""
+        return outputs if self.task == "age" else 100.0 * outputs
+
+    def occlusion(
+        self,
+        faces: np.ndarray,
+        patch: int | None = None,
+        stride: int | None = None,
+        mirror: bool = MIRROR_AVERAGE,
+    ) -> AttributionMap:
+        """Occlusion sensitivity of uint8 faces (N, S, S, 3): (N, S, S), signed, in years or
+        points. A grey square of `patch` pixels (default `OCCLUSION_PATCH` of the face) moves
+        by `stride` (default half the patch); each pixel gets the mean change of the estimate
+        over the positions that covered it. With `mirror` the estimate is the one the
+        predictor shows (averaged with the mirrored face). All positions of all faces run as
+        one batched forward pass."""
+        faces = np.asarray(faces, np.uint8)
+        size = faces.shape[1]
+        patch = patch or max(2, round(size * OCCLUSION_PATCH))
+        stride = stride or max(1, patch // 2)
+        if not (1 <= patch <= size and 1 <= stride <= size):
+            raise ValueError(f"patch and stride must be 1 to {size} pixels, got {patch}, {stride}")
+        starts = _starts(size, patch, stride)
+        corners = [(top, left) for top in starts for left in starts]
+        covered = np.repeat(faces[:, np.newaxis], len(corners), axis=1)  # (N, P, S, S, 3)
+        for index, (top, left) in enumerate(corners):
+            covered[:, index, top : top + patch, left : left + patch] = OCCLUSION_GREY
+        with self._lock:
+            original = predict_outputs(self.model, faces, mirror)
+            changed = predict_outputs(self.model, covered.reshape(-1, *faces.shape[1:]), mirror)
+        deltas = self._in_units(changed.reshape(len(faces), len(corners)) - original[:, None])
+        heat = np.zeros(faces.shape[:3], np.float64)
+        count = np.zeros(faces.shape[1:3], np.float64)
+        for index, (top, left) in enumerate(corners):
+            heat[:, top : top + patch, left : left + patch] += deltas[:, index, None, None]
+            count[top : top + patch, left : left + patch] += 1
+        return _signed_map(heat / count, self.task, "occlusion")
+
+    def baseline(self, faces: np.ndarray, kind: str = "black") -> np.ndarray:
+        """Integrated gradients' reference images for faces (N, S, S, 3): float32, same shape."""
+        faces = np.asarray(faces, np.float32)
+        if kind == "black":
+            return np.zeros_like(faces)
+        if kind == "blurred":
+            sigma = BLUR_SIGMA * faces.shape[1]
+            return gaussian_filter(faces, sigma=(0, sigma, sigma, 0), mode="nearest")
+        raise ValueError(f"baseline must be one of {BASELINES}, got {kind!r}")
+
+    def _score_gradient(self, images):
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            outputs = self.model(images, training=False)[:, 0]
+            score = outputs if self.task == "age" else 100.0 * outputs
+        return tape.gradient(score, images)
+
+    def integrated_gradients(
+        self,
+        faces: np.ndarray,
+        baseline: str = "black",
+        steps: int = INTEGRATED_GRADIENTS_STEPS,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Integrated gradients of uint8 faces (N, S, S, 3) against a `baseline` ("black" or
+        "blurred"), with `steps` points on the path (midpoint rule), all faces batched.
+        Returns (attributions float32 (N, S, S, 3) in years or points, the outputs on the
+        faces (N,) and on the baselines (N,), in the same units): each face's attributions
+        add up to its output minus its baseline's, up to the integration error."""
+        if steps < 1:
+            raise ValueError(f"steps must be at least 1, got {steps}")
+        images = np.asarray(faces, np.float32)
+        references = self.baseline(images, baseline)
+        alphas = ((np.arange(steps) + 0.5) / steps).astype(np.float32)[:, None, None, None]
+        paths = (references[:, None] + alphas * (images - references)[:, None]).reshape(
+            -1, *images.shape[1:]
+        )  # (N * steps, S, S, 3)
+        with self._lock:
+            gradients = np.concatenate(
+                [
+                    self._gradient(tf.constant(paths[start : start + GRADIENT_BATCH])).numpy()
+                    for start in range(0, len(paths), GRADIENT_BATCH)
+                ]
+            )
+            ends = predict_outputs(self.model, np.concatenate([images, references]), False)
+        mean_gradients = gradients.reshape(len(images), steps, *images.shape[1:]).mean(axis=1)
+        attributions = ((images - references) * mean_gradients).astype(np.float32)
+        ends = self._in_units(ends)
+        return attributions, ends[: len(images)], ends[len(images) :]
 
     def _scorecam(self, seed: np.ndarray, sign: float) -> np.ndarray:
         """Faster Score-CAM for one-unit outputs: (1, S, S) map, not yet normalised."""
@@ -143,13 +334,20 @@ def randomisation_check(
     Spearman rank correlation between the maps of `model` and of the same architecture with
     freshly initialised weights, over uint8 faces (N, S, S, 3). Near 0: the maps depend on
     what the model learned; near 1: they would look the same for an untrained network. A
-    blank map (the untrained network often gives one for the CAM methods) counts as 0."""
+    blank map (the untrained network often gives one for the CAM methods) counts as 0.
+    Signed maps are compared by their magnitude (how much each pixel matters, whichever way),
+    as Adebayo et al. rank them."""
     keras.utils.set_random_seed(seed)
     random_model = keras.models.clone_model(model)
     trained, untrained = Explainer(model, task), Explainer(random_model, task)
     correlations = {}
     for method in methods:
         ours, theirs = trained.explain_batch(faces, method), untrained.explain_batch(faces, method)
-        values = [spearmanr(a.ravel(), b.ravel())[0] for a, b in zip(ours, theirs, strict=True)]
+        if method in SIGNED_METHODS:
+            ours, theirs = np.abs(ours), np.abs(theirs)
+        values = [
+            spearmanr(np.ravel(a), np.ravel(b))[0] if np.ptp(a) > 0 and np.ptp(b) > 0 else 0.0
+            for a, b in zip(ours, theirs, strict=True)
+        ]
         correlations[method] = float(np.mean(np.nan_to_num(values)))
     return correlations

@@ -1,4 +1,8 @@
-"""Saliency methods return normalised maps, and Score-CAM weighs channels by the real score."""
+"""Saliency methods return normalised maps, and Score-CAM weighs channels by the real score;
+occlusion and integrated gradients return signed maps in years or points that mean what they
+say: occlusion peaks where the model looks, integrated gradients add up to the output change."""
+
+import pickle
 
 import keras
 import numpy as np
@@ -8,8 +12,16 @@ from scipy.stats import spearmanr
 from tf_keras_vis.scorecam import Scorecam
 
 from model.config import TrainConfig
-from model.explain import METHODS, Explainer, cam_layer, randomisation_check
-from model.networks import build_model
+from model.explain import (
+    METHODS,
+    OCCLUSION_GREY,
+    SIGNED_METHODS,
+    AttributionMap,
+    Explainer,
+    cam_layer,
+    randomisation_check,
+)
+from model.networks import build_model, predict_outputs
 from model.tasks import TASKS
 from tests.synthetic import draw_face
 
@@ -27,11 +39,18 @@ def tiny_models():
 
 @pytest.mark.parametrize("method", list(METHODS))
 @pytest.mark.parametrize("task", ["age", "gender"])
-def test_every_method_gives_a_finite_map_of_the_input_size_in_unit_range(tiny_models, task, method):
+def test_every_method_gives_a_finite_map_of_the_input_size_that_says_its_units(
+    tiny_models, task, method
+):
     heat = Explainer(tiny_models[task], task).explain(FACE, method)
+    assert isinstance(heat, AttributionMap)
     assert heat.shape == (32, 32)
     assert np.isfinite(heat).all()
-    assert heat.min() >= 0 and heat.max() <= 1
+    if method in SIGNED_METHODS:
+        assert heat.signed and heat.units == {"age": "years", "gender": "points"}[task]
+    else:
+        assert not heat.signed and heat.units is None
+        assert heat.min() >= 0 and heat.max() <= 1
 
 
 def test_cam_layer_keeps_a_readable_feature_map(tiny_models):
@@ -104,3 +123,141 @@ def test_maps_are_deterministic(tiny_models):
     faces = np.stack([FACE, FACE[:, ::-1]])
     twice = [explainer.explain_batch(faces, "gradcam") for _ in range(2)]
     assert spearmanr(twice[0][0].ravel(), twice[1][0].ravel())[0] > 0.999
+
+
+def _one_region_model(region: tuple[slice, slice], size: int = 32) -> keras.Model:
+    """Output (years) = mean red over one region of the face and nothing else."""
+    inputs = keras.Input((size, size, 3))
+    rows, columns = region
+    crop = layers.Cropping2D(
+        ((rows.start, size - rows.stop), (columns.start, size - columns.stop)), name="region"
+    )(inputs)
+    red = layers.GlobalAveragePooling2D()(crop)
+    output = layers.Dense(1, kernel_initializer=keras.initializers.Constant([[0.1], [0.0], [0.0]]))(
+        red
+    )
+    return keras.Model(inputs, output)
+
+
+def test_occlusion_peaks_in_the_only_region_the_model_sees():
+    region = (slice(20, 28), slice(3, 11))  # lower left, off the mirror axis
+    face = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    face[region] = (230, 40, 40)  # red there: grey over it lowers the output
+    explainer = Explainer(_one_region_model(region), "age", layer="region")
+    heat = explainer.explain(face, "occlusion", patch=4, stride=2, mirror=False)
+    assert heat.units == "years" and heat.signed
+    peak = np.unravel_index(np.argmax(np.abs(heat)), heat.shape)
+    assert 20 <= peak[0] < 28 and 3 <= peak[1] < 11
+    assert heat[peak] < 0  # covering the red made the estimate lower: "younger"
+    # the patch (4 pixels) reaches at most 3 pixels beyond the region; nothing changes further out
+    outside = np.ones_like(heat, bool)
+    outside[17:31, 0:14] = False
+    assert np.abs(heat[outside]).max() == 0
+
+
+@pytest.mark.parametrize("task", ["age", "gender"])
+def test_occlusion_with_the_whole_face_covered_is_the_change_of_the_shown_estimate(
+    tiny_models, task
+):
+    """One patch as large as the face: every pixel gets the change of the estimate (mirrored,
+    as the predictor shows it) from the face to a grey square, in years or points."""
+    model = tiny_models[task]
+    heat = Explainer(model, task).explain(FACE, "occlusion", patch=32, stride=32)
+    grey = np.full_like(FACE, OCCLUSION_GREY)
+    before, after = predict_outputs(model, np.stack([FACE, grey]))
+    expected = (after - before) * (1 if task == "age" else 100)
+    assert heat.units == ("years" if task == "age" else "points")
+    np.testing.assert_allclose(heat, expected, rtol=1e-4, atol=1e-5)
+
+
+def _responsive(task: str, seed: int) -> keras.Model:
+    """A tiny network whose output moves by years (or tens of points) between faces: its
+    untrained head is scaled up, so completeness is tested on differences that matter."""
+    keras.utils.set_random_seed(seed)
+    config = TrainConfig(stem_width=8, widths=(8, 16, 16))
+    model = build_model(TASKS[task], config, 32, 30.0 if task == "age" else 0.0)
+    head = model.get_layer(task)
+    kernel, bias = head.get_weights()
+    head.set_weights([kernel * (300.0 if task == "age" else 30.0), bias])
+    return model
+
+
+COMPLETENESS_STEPS = 256
+COMPLETENESS_TOLERANCE = (0.03, 0.05)
+"""At 256 steps the attributions add up to the output difference within 3% of it plus 0.05
+years or points (the rest is the midpoint rule's error, which shrinks with more steps)."""
+
+
+@pytest.mark.parametrize("baseline", ["black", "blurred"])
+@pytest.mark.parametrize("task", ["age", "gender"])
+@pytest.mark.parametrize("seed", [0, 2])
+def test_integrated_gradients_add_up_to_the_difference_of_the_outputs(task, baseline, seed):
+    model = _responsive(task, seed)
+    explainer = Explainer(model, task)
+    faces = np.stack([np.asarray(draw_face(200, seed=s).resize((32, 32))) for s in range(3)])
+    attributions, outputs, references = explainer.integrated_gradients(
+        faces, baseline, COMPLETENESS_STEPS
+    )
+    unit = 1 if task == "age" else 100  # years, or points of P(female)
+    both = np.concatenate([faces.astype("float32"), explainer.baseline(faces, baseline)])
+    direct = unit * model.predict(both, verbose=0)[:, 0]
+    np.testing.assert_allclose(np.concatenate([outputs, references]), direct, rtol=1e-4, atol=1e-3)
+    difference = outputs - references
+    assert np.abs(difference).max() > 1  # a real change, not a near-constant network
+    relative, absolute = COMPLETENESS_TOLERANCE
+    error = np.abs(attributions.sum(axis=(1, 2, 3)) - difference)
+    assert (error <= relative * np.abs(difference) + absolute).all(), (error, difference)
+    # the map `explain` gives is the same attributions summed over the colour channels
+    options = {"baseline": baseline, "steps": COMPLETENESS_STEPS}
+    heat = explainer.explain(faces[0], "integrated_gradients", **options)
+    np.testing.assert_allclose(heat, attributions[0].sum(axis=-1), rtol=1e-4, atol=1e-4)
+
+
+def test_integrated_gradients_error_shrinks_with_more_steps():
+    explainer = Explainer(_responsive("age", 1), "age")
+    faces = np.stack([np.asarray(draw_face(200, seed=s).resize((32, 32))) for s in range(3)])
+
+    def error(steps: int) -> float:
+        attributions, outputs, references = explainer.integrated_gradients(faces, "black", steps)
+        return float(np.abs(attributions.sum(axis=(1, 2, 3)) - (outputs - references)).sum())
+
+    assert error(256) < error(8)
+
+
+def test_baselines_are_black_or_the_face_blurred():
+    explainer = Explainer(_responsive("age", 0), "age")
+    faces = FACE[np.newaxis]
+    assert not explainer.baseline(faces, "black").any()
+    blurred = explainer.baseline(faces, "blurred")
+    assert abs(blurred.mean() - faces.mean()) < 2  # the same colours, spread out
+    steepest = np.abs(np.diff(blurred, axis=1)).max()  # from one pixel to the next
+    assert steepest < np.abs(np.diff(faces.astype(float), axis=1)).max() / 4
+    with pytest.raises(ValueError, match="baseline"):
+        explainer.baseline(faces, "white")
+
+
+def test_options_belong_to_their_method(tiny_models):
+    explainer = Explainer(tiny_models["age"], "age")
+    with pytest.raises(ValueError, match="option"):
+        explainer.explain(FACE, "gradcam", patch=4)
+    with pytest.raises(ValueError, match="patch"):
+        explainer.explain(FACE, "occlusion", patch=40)
+
+
+def test_a_map_keeps_its_units_when_sliced_or_pickled(tiny_models):
+    maps = Explainer(tiny_models["gender"], "gender").explain_batch(
+        np.stack([FACE, FACE[:, ::-1]]), "occlusion"
+    )
+    one = maps[1]
+    assert one.units == "points" and one.signed and one.ends == ("more male", "more female")
+    again = pickle.loads(pickle.dumps(one))
+    assert again.units == "points" and again.meaning == one.meaning
+    np.testing.assert_array_equal(again, one)
+
+
+def test_the_sanity_check_covers_all_seven_methods(tiny_models):
+    faces = np.stack([FACE, FACE[:, ::-1]])
+    correlations = randomisation_check(tiny_models["gender"], "gender", faces)
+    assert len(METHODS) == 7
+    assert set(correlations) == set(METHODS)
+    assert all(-1 <= value <= 1 for value in correlations.values())
