@@ -1,4 +1,4 @@
-"""Average Grad-CAM maps: what each model looks at, on average, per age bucket and gender.
+"""Average Grad-CAM maps, and the methods' sanity check, of one variant's shipped models.
 
 ``python -m model.average_maps --variant full|cropped --data DIR [--weights DIR]``
 
@@ -6,6 +6,9 @@ Over the test split of data_prep's output, each face's Grad-CAM map (normalised 
 is averaged within each age bucket and each gender, for the age and the gender model. Each
 average is drawn over the group's average face and written as a small PNG to
 ``<weights>/<variant>/average_maps/<task>_<kind>_<group>.png``, indexed by ``index.json``.
+
+The same command refreshes ``<weights>/<variant>/sanity.json``: the randomisation sanity
+check of every saliency method (`model.sanity`) on the first ``--sanity-faces`` test faces.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from tqdm import tqdm
 from data_prep import load_split
 from data_prep.names import GENDERS
 from data_prep.split import AGE_BUCKET_LABELS, age_bucket
+from model import sanity
 from model.config import WEIGHTS_DIR
 from model.explain import Explainer
 from model.networks import load_for_inference
@@ -83,12 +87,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help="data_prep output folder")
     parser.add_argument("--weights", default=str(WEIGHTS_DIR), help="weights folder")
     parser.add_argument("--limit", type=int, default=0, help="first N test images (0: all)")
+    parser.add_argument(
+        "--sanity-faces",
+        type=int,
+        default=sanity.SANITY_FACES,
+        help="test faces for the methods' sanity check (0: skip it)",
+    )
     args = parser.parse_args(argv)
     index = average_maps(args.variant, args.data, args.weights, args.limit)
     print(
         f"Wrote {sum(len(groups) for groups in index['maps'].values())} maps of {index['n']} "
         f"faces to {Path(args.weights) / args.variant / AVERAGE_MAPS_DIR}"
     )
+    if args.sanity_faces:
+        variant_dir = Path(args.weights) / args.variant
+        faces = load_split(args.data, args.variant, "test").images[: args.sanity_faces]
+        report = sanity.run(variant_dir, faces)
+        path = sanity.write(variant_dir, report)
+        print(f"Sanity check on {len(faces)} faces, written to {path}:")
+        for method, passes in report["passes"].items():
+            values = "  ".join(
+                f"{task} {report['correlations'][task][method]:5.2f}" for task in sanity.TASKS
+            )
+            print(f"  {method:22} {values}  {'passes' if passes else 'FAILS'}")
     return 0
 
 

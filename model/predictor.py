@@ -22,9 +22,10 @@ from data_prep.dataset import VARIANTS
 from data_prep.faces import Face, FaceDetector, face_crop
 from data_prep.images import SOURCE_SIZE, ImageError, ImageInput, load_image, resize_square
 from data_prep.split import AGE_BUCKET_LABELS, age_bucket
+from model import sanity
 from model.calibration import AgeCalibration
 from model.config import CALIBRATION_FILE, WEIGHTS_DIR
-from model.explain import METHODS, Explainer
+from model.explain import METHODS, AttributionMap, Explainer
 from model.networks import load_for_inference, predict_outputs
 from model.render import presentation_figure
 
@@ -199,16 +200,31 @@ class Predictor:
                 self._explainers[task] = Explainer(model, task)
             return self._explainers[task]
 
-    def explain(self, face: FacePrediction | np.ndarray, method: str) -> dict[str, np.ndarray]:
+    def explain(
+        self, face: FacePrediction | np.ndarray, method: str, **options
+    ) -> dict[str, AttributionMap]:
         """Maps of both models for one face (a prediction, or a uint8 (S, S, 3) model input):
-        ``{"age": (S, S), "gender": (S, S)}``, float32 in [0, 1]."""
+        ``{"age": (S, S), "gender": (S, S)}``, `AttributionMap`s: in [0, 1], or for occlusion
+        and integrated gradients signed, in the units they carry (years; points of the
+        probability of "female"). `options` go to the method (`model.explain.OPTIONS`)."""
         pixels = face.face if isinstance(face, FacePrediction) else face
-        return {task: self.explainer(task).explain(pixels, method) for task in TASK_NAMES}
+        return {
+            task: self.explainer(task).explain(pixels, method, **options) for task in TASK_NAMES
+        }
 
     def presentation(
-        self, face: FacePrediction, methods=tuple(METHODS), opacity: float = 0.5
+        self,
+        face: FacePrediction,
+        methods=tuple(METHODS),
+        opacity: float = 0.5,
+        sanity_report: dict | None = None,
     ) -> bytes:
-        """A 1920x1080 PNG for slides: the face, then every method for age and for gender."""
+        """A 1920x1080 PNG for slides: the face, then every method for age and for gender.
+        Methods that fail the sanity check are marked, by `sanity_report` (`sanity.load`);
+        None reads the one stored with the shipped weights (``{}``: mark nothing)."""
+        if sanity_report is None:
+            sanity_report = sanity.load(self.variant)
+        failing = tuple(m for m in methods if sanity.verdict(sanity_report, m).passes is False)
         maps = {task: {} for task in TASK_NAMES}
         for method in methods:
             for task, heat in self.explain(face, method).items():
@@ -219,7 +235,7 @@ class Predictor:
             "gender": f"{face.gender.capitalize()} {face.gender_probability:.0%}",
         }
         title = f"What the {VARIANT_NAMES[self.variant]} models look at"
-        return presentation_figure(face.face, maps, captions, opacity, title=title)
+        return presentation_figure(face.face, maps, captions, opacity, title=title, failing=failing)
 
 
 _shared: dict[str, Predictor] = {}

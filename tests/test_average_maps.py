@@ -1,4 +1,5 @@
-"""The average-map command writes one picture per age bucket and gender, and an index."""
+"""The average-map command writes one picture per age bucket and gender, and an index, and
+refreshes the sanity check of every method beside the weights."""
 
 import shutil
 
@@ -6,8 +7,9 @@ import numpy as np
 from PIL import Image
 
 from data_prep import load_split
-from model import shipped
+from model import sanity, shipped
 from model.average_maps import group_labels, main
+from model.explain import METHODS
 
 
 def test_groups_cover_known_labels_only():
@@ -36,3 +38,8 @@ def test_average_maps_are_written_beside_the_weights(smoke_weights, prepared, tm
             assert item["n"] == len(expected[group])
             picture = Image.open(item["path"])
             assert picture.size == (128, 128) and picture.mode == "RGB"
+    report = sanity.load("cropped", weights)
+    assert report["faces"] == len(test.images)  # fewer than SANITY_FACES in this small split
+    assert set(report["passes"]) == set(METHODS)
+    for task in ("age", "gender"):
+        assert set(report["correlations"][task]) == set(METHODS)

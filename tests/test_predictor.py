@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from data_prep import ImageError
-from model.explain import METHODS
+from model.explain import METHODS, SIGNED_METHODS
 from model.predictor import NO_FACE_MESSAGE, Predictor, adience_group
 from tests.hostile import hostile_corpus
 from tests.synthetic import draw_face, noise_image
@@ -119,10 +119,24 @@ def test_every_method_maps_both_models_over_the_face(predictors, method):
     [face] = predictors["cropped"].predict(draw_face(200)).faces
     maps = predictors["cropped"].explain(face, method)
     assert set(maps) == {"age", "gender"}
-    for heat in maps.values():
+    for task, heat in maps.items():
         assert heat.shape == face.face.shape[:2]
-        assert np.isfinite(heat).all() and heat.min() >= 0 and heat.max() <= 1
-        assert heat.max() in (0.0, 1.0)  # scaled to peak at 1, or blank: nothing scored
+        assert np.isfinite(heat).all()
+        if method in SIGNED_METHODS:  # in the model's units: the occlusion maps carry them
+            assert heat.signed and heat.units == {"age": "years", "gender": "points"}[task]
+            assert np.abs(heat).max() > 0
+        else:
+            assert heat.units is None and heat.min() >= 0 and heat.max() <= 1
+            assert heat.max() in (0.0, 1.0)  # scaled to peak at 1, or blank: nothing scored
+
+
+def test_occlusion_options_reach_the_method(predictors):
+    [face] = predictors["cropped"].predict(draw_face(200)).faces
+    coarse = predictors["cropped"].explain(face, "occlusion", patch=32, stride=32)
+    fine = predictors["cropped"].explain(face, "occlusion", patch=8, stride=4)
+    for task in ("age", "gender"):
+        assert len(np.unique(coarse[task])) <= 4  # 2 x 2 positions over a 64-pixel face
+        assert len(np.unique(fine[task])) > 16
 
 
 def test_presentation_is_a_slide_of_every_method(predictors):

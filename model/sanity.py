@@ -1,0 +1,115 @@
+"""The saliency methods' sanity check on the shipped models, stored beside the weights.
+
+``python -m model.average_maps`` runs it (with the average maps) and writes
+``<weights>/<variant>/sanity.json``; the demo, the dashboard and the slide read it to say, in
+plain words, which methods pass and to mark those that fail.
+
+The check is the model-parameter randomisation test of Adebayo et al. (2018),
+`model.explain.randomisation_check`: a method passes when its maps of the trained model and of
+the same network with random weights are unrelated (mean Spearman rank correlation below
+`PASS_BELOW`) for both the age and the gender model. A method that fails draws much the same
+map whatever the model learnt: part of what it shows is the photo itself (edges, bright
+areas). Failing methods stay available for teaching, marked.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from model.config import WEIGHTS_DIR
+from model.explain import METHODS, randomisation_check
+from model.networks import load_for_inference
+
+SANITY_FILE = "sanity.json"
+PASS_BELOW = 0.5
+"""A method passes when the rank correlation is below this for every model of the variant."""
+SANITY_FACES = 32
+"""Test faces the shipped check uses (the first of the test split)."""
+TASKS = ("age", "gender")
+
+
+def run(variant_dir: str | Path, faces: np.ndarray, methods=tuple(METHODS), seed: int = 0) -> dict:
+    """The check for the age and gender models in `variant_dir` on uint8 faces (N, S, S, 3):
+    the report that `write` stores (correlations per task and method, a verdict per method)."""
+    correlations = {
+        task: randomisation_check(load_for_inference(variant_dir, task), task, faces, methods, seed)
+        for task in TASKS
+    }
+    return {
+        "test": "model-parameter randomisation (Adebayo et al., 2018): mean Spearman rank "
+        "correlation between each method's maps of the trained model and of the same network "
+        "with random weights (signed maps by their magnitude)",
+        "faces": len(faces),
+        "seed": seed,
+        "pass_below": PASS_BELOW,
+        "correlations": {
+            task: {method: round(value, 4) for method, value in values.items()}
+            for task, values in correlations.items()
+        },
+        "passes": {
+            method: all(correlations[task][method] < PASS_BELOW for task in TASKS)
+            for method in methods
+        },
+    }
+
+
+def write(variant_dir: str | Path, report: dict) -> Path:
+    path = Path(variant_dir) / SANITY_FILE
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    return path
+
+
+def load(variant: str, weights: str | Path = WEIGHTS_DIR) -> dict | None:
+    """The stored report of a variant, or None if the check has not been run there."""
+    path = Path(weights) / variant / SANITY_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One method's result on one variant: ``passes`` is None when it was not checked."""
+
+    method: str
+    passes: bool | None
+    correlations: dict[str, float]
+
+    @property
+    def label(self) -> str:
+        """The method's name, marked when it fails: for menus and slide titles."""
+        name = METHODS[self.method]
+        return f"{name} (fails the sanity check)" if self.passes is False else name
+
+    def words(self, models: str = "these models") -> str:
+        """One or two plain sentences (Markdown) for a class."""
+        name = METHODS[self.method]
+        if self.passes is None:
+            return (
+                f"{name} has not been through the sanity check on {models} yet "
+                "(`python -m model.average_maps` runs it)."
+            )
+        figures = ", ".join(f"{task} {value:.2f}" for task, value in self.correlations.items())
+        if self.passes:
+            return (
+                f"✅ **{name} passes the sanity check.** With random weights instead of the "
+                f"learnt ones, its maps change completely (rank correlation {figures}; "
+                f"below {PASS_BELOW} passes), so they show what {models} learnt."
+            )
+        return (
+            f"⚠️ **{name} fails the sanity check**, shown for teaching. With random weights "
+            f"instead of the learnt ones, its maps stay much the same (rank correlation "
+            f"{figures}; {PASS_BELOW} or more fails): part of what it shows is the photo itself "
+            f"(edges, bright areas), not what {models} learnt. Compare it with a method that "
+            "passes."
+        )
+
+
+def verdict(report: dict | None, method: str) -> Verdict:
+    """The verdict on `method` in a stored report (`load`), or an unchecked one."""
+    if not report or method not in report.get("passes", {}):
+        return Verdict(method, None, {})
+    correlations = {task: values[method] for task, values in report["correlations"].items()}
+    return Verdict(method, bool(report["passes"][method]), correlations)

@@ -1,0 +1,66 @@
+"""The sanity check's report: one verdict per method, in plain words, from the correlations."""
+
+import numpy as np
+import pytest
+
+from model import sanity
+from model.config import TrainConfig
+from model.explain import METHODS
+from model.networks import build_model
+from model.tasks import TASKS
+from tests.synthetic import draw_face
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory):
+    """A weights folder with a tiny untrained age and gender model."""
+    folder = tmp_path_factory.mktemp("weights") / "cropped"
+    folder.mkdir()
+    config = TrainConfig(stem_width=8, widths=(8, 16, 16))
+    for task in ("age", "gender"):
+        build_model(TASKS[task], config, 32, 30.0 if task == "age" else 0.0).save(
+            folder / f"{task}.keras"
+        )
+    return folder
+
+
+def test_the_report_covers_every_method_for_both_models(tiny_weights):
+    faces = np.stack([np.asarray(draw_face(200, seed=s).resize((32, 32))) for s in range(2)])
+    report = sanity.run(tiny_weights, faces, methods=("gradcam", "occlusion"))
+    assert report["faces"] == 2
+    assert set(report["correlations"]) == {"age", "gender"}
+    for method in ("gradcam", "occlusion"):
+        values = [report["correlations"][task][method] for task in ("age", "gender")]
+        assert all(-1 <= value <= 1 for value in values)
+        assert report["passes"][method] == (max(values) < sanity.PASS_BELOW)
+    sanity.write(tiny_weights, report)
+    assert sanity.load("cropped", tiny_weights.parent) == report
+    assert sanity.load("full", tiny_weights.parent) is None
+
+
+def _report(age: float, gender: float) -> dict:
+    return {
+        "correlations": {"age": {"saliency": age}, "gender": {"saliency": gender}},
+        "passes": {"saliency": max(age, gender) < sanity.PASS_BELOW},
+    }
+
+
+def test_a_failing_method_is_marked_and_explained_in_plain_words():
+    verdict = sanity.verdict(_report(0.76, 0.41), "saliency")
+    assert verdict.passes is False
+    assert verdict.label == "Vanilla saliency (fails the sanity check)"
+    words = verdict.words("the cropped-face models")
+    assert "fails the sanity check" in words and "for teaching" in words
+    assert "age 0.76" in words and "gender 0.41" in words
+
+
+def test_a_passing_method_keeps_its_name():
+    verdict = sanity.verdict(_report(0.05, 0.12), "saliency")
+    assert verdict.passes is True and verdict.label == METHODS["saliency"]
+    assert "passes the sanity check" in verdict.words()
+
+
+def test_an_unchecked_method_says_how_to_check_it():
+    verdict = sanity.verdict(None, "occlusion")
+    assert verdict.passes is None and verdict.label == "Occlusion"
+    assert "python -m model.average_maps" in verdict.words()
