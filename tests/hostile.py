@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import io
 import struct
+import zipfile
 import zlib
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from tests.synthetic import draw_face
+from tests.synthetic import draw_face, noise_image
 
 
 @dataclass(frozen=True)
@@ -91,3 +93,33 @@ def hostile_corpus() -> tuple[HostileFile, ...]:
         ),
         HostileFile("png_named.jpg", encode(photo, "PNG"), "predict"),
     )
+
+
+BATCH_FILES = {
+    "face.jpg": "face",
+    "more/face.webp": "face",
+    "more/noise.png": "no face",
+    "truncated.jpg": "unreadable",
+    "text.jpg": "unreadable",
+    "notes.txt": "skipped",
+}
+"""The files of `batch_zip` and the status of their rows in a batch run (`model.batch`)."""
+
+
+def batch_zip(path: Path) -> Path:
+    """A zip of good, faceless, broken and other files (`BATCH_FILES`), plus the hidden
+    ``__MACOSX`` copy macOS adds, which a batch run must ignore."""
+    jpeg = encode(face_photo(640, 480, seed=1), "JPEG")
+    contents = {
+        "face.jpg": jpeg,
+        "more/face.webp": encode(face_photo(480, 360, seed=2), "WEBP"),
+        "more/noise.png": encode(noise_image(300, seed=9), "PNG"),
+        "truncated.jpg": jpeg[: len(jpeg) // 3],
+        "text.jpg": b"this is a text file, not a photo\n" * 20,
+        "notes.txt": b"taken in 2024\n",
+        "__MACOSX/._face.jpg": b"\x00\x05\x16\x07",
+    }
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in contents.items():
+            archive.writestr(name, data)
+    return path
