@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
 
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--window-size=1400,1600")  # fmt: skip
+
+
+def report(results: dict, out: str | Path) -> Path:
+    """Print a benchmark's results and write them as JSON to `out` (folders made as needed)."""
+    text = json.dumps(results, indent=2)
+    print(text)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(f"Wrote {out}")
+    return out
 
 
 def free_port() -> int:
@@ -31,12 +54,59 @@ def wait_for_url(url: str, seconds: float = 180, server=None) -> None:
     raise TimeoutError(f"{url} did not answer within {seconds} s")
 
 
-def chromium():
-    """Headless Debian Chromium through selenium and chromedriver."""
+@contextmanager
+def demo_process(cache: Path, cache_seconds: int) -> Iterator[str]:
+    """``python app.py`` in a subprocess on a free loopback port, with its Gradio cache in the
+    folder `cache` (emptied of old files every `cache_seconds`); yields its URL."""
+    port = free_port()
+    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_TEMP_DIR=str(cache),
+               DEMO_CACHE_SECONDS=str(cache_seconds))  # fmt: skip
+    server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_for_url(url, server=server)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def camera_frames(count: int = 10, width: int = 640, height: int = 480) -> list[Image.Image]:
+    """Frames of a photo with one drawn face (`tests.hostile.face_photo`), the face drifting a
+    few pixels sideways from frame to frame: what a fake camera plays."""
+    from tests.hostile import face_photo
+
+    photo = np.asarray(face_photo(width, height, seed=3))
+    return [Image.fromarray(np.roll(photo, 4 * (i - count // 2), axis=1)) for i in range(count)]
+
+
+def write_y4m(path: Path, frames: list[Image.Image], fps: int = 30) -> Path:
+    """A raw YUV 4:2:0 video (even width and height) that Chromium plays as a fake camera."""
+    width, height = frames[0].size
+    with open(path, "wb") as video:
+        video.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for frame in frames:
+            luma, blue, red = frame.convert("YCbCr").split()
+            video.write(b"FRAME\n" + luma.tobytes())
+            for chroma in (blue, red):
+                video.write(
+                    chroma.resize((width // 2, height // 2), Image.Resampling.BOX).tobytes()
+                )
+    return path
+
+
+def fake_camera_flags(video: Path) -> tuple[str, ...]:
+    """Chromium flags that grant camera access without asking and play `video` as the camera."""
+    return ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}")  # fmt: skip
+
+
+def chromium(*flags: str):
+    """Headless Debian Chromium through selenium and chromedriver, with extra `flags`."""
     from selenium import webdriver
 
     options = webdriver.ChromeOptions()
-    for flag in CHROMIUM_FLAGS:
+    for flag in CHROMIUM_FLAGS + flags:
         options.add_argument(flag)
     options.binary_location = shutil.which("chromium") or ""
     return webdriver.Chrome(

@@ -5,19 +5,14 @@ the app keeps answering, and no uploaded photo is left on disk."""
 from __future__ import annotations
 
 import base64
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.hostile import face_photo, hostile_corpus
-from tests.serving import free_port, wait_for_url
+from tests.serving import demo_process
 from webapp import dashboard
 
-ROOT = Path(__file__).resolve().parent.parent
 ANSWER_SECONDS = 10
 CACHE_SECONDS = 3
 
@@ -26,17 +21,8 @@ CACHE_SECONDS = 3
 def app_with_own_cache(tmp_path_factory):
     """``python app.py`` in a subprocess whose Gradio cache is a fresh folder we can inspect."""
     cache = tmp_path_factory.mktemp("gradio_cache")
-    port = free_port()
-    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_TEMP_DIR=str(cache),
-               DEMO_CACHE_SECONDS=str(CACHE_SECONDS))  # fmt: skip
-    server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_for_url(url, server=server)
+    with demo_process(cache, CACHE_SECONDS) as url:
         yield url, cache
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 @pytest.mark.slow
