@@ -27,6 +27,8 @@ from model.predictor import (
 )
 from model.render import annotate, overlay
 from webapp import figures
+from webapp.live import live_tab
+from webapp.many_photos import many_photos_tab
 from webapp.many_photos import many_photos_tab
 
 log = logging.getLogger(__name__)
@@ -259,6 +261,8 @@ def build_demo() -> gr.Blocks:
                     cache_mode="lazy",
                     label="Examples (drawn faces, free to use)",
                 )
+        many_photos_tab(VARIANT_CHOICES)
+        live_tab(VARIANT_CHOICES)
         many_photos_tab(VARIANT_CHOICES)
         with gr.Tab("Training metrics"):
             curves_variant = gr.Radio(VARIANT_CHOICES, value="cropped", label="Model")
