@@ -29,7 +29,6 @@ from model.render import annotate, overlay
 from webapp import figures
 from webapp.live import live_tab
 from webapp.many_photos import many_photos_tab
-from webapp.many_photos import many_photos_tab
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +260,6 @@ def build_demo() -> gr.Blocks:
                     cache_mode="lazy",
                     label="Examples (drawn faces, free to use)",
                 )
-        many_photos_tab(VARIANT_CHOICES)
         live_tab(VARIANT_CHOICES)
         many_photos_tab(VARIANT_CHOICES)
         with gr.Tab("Training metrics"):
