@@ -4,7 +4,9 @@ Layout of a prepared folder::
 
     manifest.csv            one row per kept image: labels, split, chip size, face box
     report.json             counts, problems, distributions, timings
-    detections.json         cached face boxes (re-preparing skips detection)
+    detections.json         cached face boxes and landmarks (re-preparing skips detection)
+    chip_template.json      where faces sit in a chip, measured on the training split
+                            (`data_prep.align`): every image is aligned to it
     full/{split}.npy        uint8 (N, size, size, 3), rows in manifest order
     cropped/{split}.npy
 """

@@ -23,6 +23,9 @@ FALLBACK_BOX = (0.075, -0.115, 0.82, 1.075)
 """Where no face is found: the median MTCNN box on UTKFace chips, as fractions of the image
 (x, y, width, height). The chips are aligned, so this is the face in almost all of them."""
 
+LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+"""MTCNN's keypoints, in the order `Face.landmarks` keeps them."""
+
 DETECT_MAX_SIDE = 640
 """Images are shrunk to this longer side before detection (speed); boxes are scaled back."""
 
@@ -32,6 +35,8 @@ class Face:
     """A face box in pixels of the image it was found in: x, y (top left), width, height.
 
     ``confidence`` is MTCNN's score in [0, 1]; 0 marks the fallback box (no face found).
+    ``landmarks``: MTCNN's five points (x, y) in the same pixels, in `LANDMARK_NAMES` order;
+    None for the fallback box.
     """
 
     x: float
@@ -39,6 +44,7 @@ class Face:
     width: float
     height: float
     confidence: float
+    landmarks: tuple[tuple[float, float], ...] | None = None
 
     @property
     def area(self) -> float:
@@ -122,7 +128,17 @@ class FaceDetector:
         faces = []
         for found, scale in zip(results, scales, strict=True):
             image_faces = [
-                Face(*(float(v) / scale for v in item["box"]), float(item["confidence"]))
+                Face(
+                    *(float(v) / scale for v in item["box"]),
+                    float(item["confidence"]),
+                    tuple(
+                        (
+                            float(item["keypoints"][name][0]) / scale,
+                            float(item["keypoints"][name][1]) / scale,
+                        )
+                        for name in LANDMARK_NAMES
+                    ),
+                )
                 for item in found
             ]
             faces.append(sorted(image_faces, key=lambda face: face.area, reverse=True))

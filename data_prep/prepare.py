@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from data_prep.align import TEMPLATE, ChipTemplate, align_face, chip_inputs, measure_template
 from data_prep.config import PrepareConfig
 from data_prep.dataset import MANIFEST, REPORT, VARIANTS, array_path
-from data_prep.faces import Face, FaceDetector, face_crop, fallback_face
-from data_prep.images import ImageError, load_image, resize_square
+from data_prep.faces import Face, FaceDetector, fallback_face
+from data_prep.images import ImageError, load_image
 from data_prep.names import GENDERS, RACES, UNKNOWN, describe_action, parse_name
 from data_prep.rebalance import rebalance
 from data_prep.source import count_files, iter_source
@@ -92,58 +93,75 @@ def _load_detections(path: Path, config: PrepareConfig) -> dict[str, Face | None
     if not path.is_file():
         return {}
     cached = json.loads(path.read_text())
-    if cached.get("detect_max_side") != config.detect_max_side:
+    if cached.get("detect_max_side") != config.detect_max_side or "landmarks" not in cached:
         return {}
-    return {file: Face(*box) if box else None for file, box in cached["faces"].items()}
+    return {
+        file: Face(*box[:5], tuple(map(tuple, box[5])) if box[5] else None) if box else None
+        for file, box in cached["faces"].items()
+    }
 
 
 def _save_detections(path: Path, faces: dict[str, Face | None], config: PrepareConfig) -> None:
     boxes = {
-        file: None if face is None else [face.x, face.y, face.width, face.height, face.confidence]
+        file: None
+        if face is None
+        else [face.x, face.y, face.width, face.height, face.confidence, face.landmarks]
         for file, face in sorted(faces.items())
     }
-    path.write_text(json.dumps({"detect_max_side": config.detect_max_side, "faces": boxes}))
+    cached = {"detect_max_side": config.detect_max_side, "landmarks": True, "faces": boxes}
+    path.write_text(json.dumps(cached))
 
 
-def _build_arrays(
+def _detect(
     kept: pd.DataFrame,
     blobs: dict[str, bytes],
     out: Path,
     config: PrepareConfig,
     detector: FaceDetector,
-) -> tuple[list[Face], int]:
-    """Decode each kept image once, detect its face (unless cached), and fill both variants.
-
-    Returns the face box used for each row of `kept` (a fallback box where none was found)
-    and how many boxes came from the cache.
-    """
+) -> tuple[list[Face | None], list[int], int]:
+    """The largest face of each kept image (None where there is none), reusing the saved
+    detections; returns the faces, each image's width and how many came from the cache."""
     cache_path = out / DETECTIONS
     cache = _load_detections(cache_path, config)
-    n_cached = int(kept["file"].isin(cache.keys()).sum())
-    size = config.size
-    arrays = {variant: np.zeros((len(kept), size, size, 3), np.uint8) for variant in VARIANTS}
-    used_faces: list[Face] = []
     files = kept["file"].tolist()
-    with tqdm(total=len(files), desc="Detecting faces and resizing") as progress:
+    n_cached = sum(file in cache for file in files)
+    widths = []
+    with tqdm(total=len(files), desc="Detecting faces") as progress:
         for start in range(0, len(files), config.detect_batch):
             batch = files[start : start + config.detect_batch]
             images = [load_image(blobs[file]) for file in batch]
+            widths += [image.width for image in images]
             missing = [i for i, file in enumerate(batch) if file not in cache]
             found = detector.detect_largest([np.asarray(images[i]) for i in missing])
             cache.update((batch[i], face) for i, face in zip(missing, found, strict=True))
-            for offset, (file, image) in enumerate(zip(batch, images, strict=True)):
-                face = cache[file] or fallback_face(image.width, image.height)
-                arrays["full"][start + offset] = resize_square(image, size)
-                arrays["cropped"][start + offset] = face_crop(image, face, size)
-                used_faces.append(face)
             progress.update(len(batch))
     _save_detections(cache_path, cache, config)
+    return [cache[file] for file in files], widths, n_cached  # fmt: skip
+
+
+def _build_arrays(
+    kept: pd.DataFrame,
+    blobs: dict[str, bytes],
+    faces: list[Face],
+    template: ChipTemplate,
+    out: Path,
+    size: int,
+) -> None:
+    """Align each kept image to the chip template with its own landmarks and write both
+    variants' arrays, one file per variant and split."""
+    arrays = {variant: np.zeros((len(kept), size, size, 3), np.uint8) for variant in VARIANTS}
+    files = kept["file"].tolist()
+    for row, (file, face) in enumerate(
+        tqdm(zip(files, faces, strict=True), total=len(files), desc="Aligning and resizing")
+    ):
+        chip = align_face(load_image(blobs[file]), face, template)
+        for variant, pixels in chip_inputs(chip, template, size).items():
+            arrays[variant][row] = pixels
     for variant, images in arrays.items():
         for split in SPLITS:
             path = array_path(out, variant, split)
             path.parent.mkdir(parents=True, exist_ok=True)
             np.save(path, images[(kept["split"] == split).to_numpy()])
-    return used_faces, n_cached
 
 
 def prepare(
@@ -154,7 +172,8 @@ def prepare(
 ) -> dict:
     """Run the whole pipeline from `source` (UTKFace folder or archive) into folder `out`.
 
-    Writes the manifest, arrays, detection cache and report (see `data_prep.dataset`);
+    Writes the manifest, arrays, detection cache, chip template and report (see
+    `data_prep.dataset`);
     returns the report as a dict.
     """
     config = config or PrepareConfig()
@@ -179,8 +198,22 @@ def prepare(
     timings["rebalance_and_split_s"] = time.perf_counter() - step
 
     step = time.perf_counter()
-    faces, n_cached = _build_arrays(kept, blobs, out, config, detector)
-    timings["detect_and_resize_s"] = time.perf_counter() - step
+    found, widths, n_cached = _detect(kept, blobs, out, config, detector)
+    timings["detect_s"] = time.perf_counter() - step
+
+    step = time.perf_counter()
+    is_train = (kept["split"] == "train").to_numpy()
+    template = measure_template(
+        [face for face, train in zip(found, is_train, strict=True) if train],
+        [width for width, train in zip(widths, is_train, strict=True) if train],
+    )
+    template.save(out / TEMPLATE)
+    faces = [
+        face or fallback_face(width, height)
+        for face, width, height in zip(found, kept["width"], kept["height"], strict=True)
+    ]
+    _build_arrays(kept, blobs, faces, template, out, config.size)
+    timings["align_and_resize_s"] = time.perf_counter() - step
 
     kept["face_found"] = [face.confidence > 0 for face in faces]
     for column, attribute in [
@@ -213,6 +246,7 @@ def prepare(
             "after_rebalance": distribution(kept),
             **{split: distribution(kept[kept["split"] == split]) for split in SPLITS},
         },
+        "chip_template": {"file": TEMPLATE, **template.to_dict()},
         "detector": {
             "images": len(manifest),
             "faces_found": len(manifest) - len(fallbacks),

@@ -37,7 +37,11 @@ class TrainConfig:
     limit: int = field(default=0, metadata={"help": "use only the first N images (0: all)"})
     seed: int = field(default=0, metadata={"help": "random seed"})
     resume: bool = field(
-        default=False, metadata={"help": "continue from the last checkpoint and its optimizer"}
+        default=False,
+        metadata={
+            "help": "continue from the last checkpoint and its optimizer; without one, from "
+            "the saved model with a fresh optimizer and a new schedule of --epochs"
+        },
     )
 
     def to_dict(self) -> dict:

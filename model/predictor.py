@@ -5,8 +5,11 @@
     for face in result.faces:
         print(face.age, face.interval_80, face.gender, face.gender_probability)
 
-``full`` predicts once on the whole photo; ``cropped`` finds every face with MTCNN (largest
-first, up to `max_faces`) and predicts each, cropped exactly as in training.
+Both variants find every face with MTCNN (largest first, up to `max_faces`), align each to
+the UTKFace chip geometry on its five landmarks (`data_prep.align`) and predict it: ``full``
+on the whole aligned chip, ``cropped`` on its tight face crop, exactly as the training chips
+were framed. Only when no face is found does ``full`` predict on the whole picture (and says
+so); ``cropped`` then has nothing to predict.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from data_prep.align import TEMPLATE, ChipTemplate, align_face, chip_inputs
 from data_prep.dataset import VARIANTS
-from data_prep.faces import Face, FaceDetector, face_crop
+from data_prep.faces import Face, FaceDetector
 from data_prep.images import SOURCE_SIZE, ImageError, ImageInput, load_image, resize_square
 from data_prep.split import AGE_BUCKET_LABELS, age_bucket
 from model import sanity
@@ -55,6 +59,10 @@ NO_FACE_MESSAGE = (
     "No face was found in this photo. Try a clearer, front-facing photo, or switch to the "
     "full-image model, which predicts from the whole picture."
 )
+WHOLE_PICTURE_MESSAGE = (
+    "No face was found in this photo, so the full-image model judged the whole picture as if "
+    "it were one face: expect a rough answer. A clearer, front-facing photo works better."
+)
 
 
 def adience_group(age: float) -> str:
@@ -66,7 +74,8 @@ def adience_group(age: float) -> str:
 @dataclass
 class FacePrediction:
     """One face. ``box``: x, y, width, height in pixels of the photo as the user sees it
-    (EXIF rotation applied); ages in years; ``face``: the uint8 (S, S, 3) model input."""
+    (EXIF rotation applied); ages in years; ``detection_confidence``: MTCNN's, None for the
+    whole picture (no face found); ``face``: the uint8 (S, S, 3) model input, aligned."""
 
     box: tuple[int, int, int, int]
     age: float
@@ -75,6 +84,7 @@ class FacePrediction:
     age_group: str
     probability_female: float
     detection_confidence: float | None
+    variant: str
     face: np.ndarray = field(repr=False)
 
     @property
@@ -105,6 +115,7 @@ class FacePrediction:
             "gender_probability": round(self.gender_probability, 4),
             "probability_female": round(self.probability_female, 4),
             "detection_confidence": self.detection_confidence,
+            "framing": "whole picture" if self.detection_confidence is None else "aligned face",
         }
 
 
@@ -131,7 +142,8 @@ class PredictionResult:
 
 class Predictor:
     """Loads a variant's age and gender models and calibration once; safe to share between
-    threads. `max_faces` bounds the work per photo in the ``cropped`` variant."""
+    threads. `max_faces` bounds the work per photo. The chip template comes with the weights
+    (``chip_template.json``, written by data_prep and copied by training)."""
 
     def __init__(
         self,
@@ -147,32 +159,40 @@ class Predictor:
         self.age_model = load_for_inference(variant_dir, "age")
         self.gender_model = load_for_inference(variant_dir, "gender")
         self.calibration = AgeCalibration.load(variant_dir / CALIBRATION_FILE)
+        self.template = ChipTemplate.load(Path(weights) / TEMPLATE)
         self.size = int(self.age_model.input_shape[1])
         self.max_faces = max_faces
-        self.detector = (detector or FaceDetector()) if variant == "cropped" else None
+        self.detector = detector or FaceDetector()
         self._lock = threading.Lock()
         self._explainers: dict[str, Explainer] = {}
         self.predict_faces(np.zeros((1, self.size, self.size, 3), np.uint8))
-        if self.detector is not None:
-            self.detector.detect([np.zeros((64, 64, 3), np.uint8)])
+        self.detector.detect([np.zeros((64, 64, 3), np.uint8)])
 
     def predict_faces(self, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(ages (N,), probabilities of female (N,)) for uint8 faces (N, S, S, 3)."""
         with self._lock:
             return predict_outputs(self.age_model, faces), predict_outputs(self.gender_model, faces)
 
+    def face_input(self, image: Image.Image, face: Face) -> np.ndarray:
+        """The model input of one face of a photo: aligned to the chip template, then framed
+        for this variant. uint8 (S, S, 3)."""
+        chip = align_face(image, face, self.template)
+        return chip_inputs(chip, self.template, self.size)[self.variant]
+
     def predict(self, source: ImageInput) -> PredictionResult:
-        """Predict every face in a photo. Raises `data_prep.ImageError` for a bad image."""
+        """Predict every face in a photo. Raises `ImageError` for a bad image."""
         image = load_image(source, max_side=MAX_SIDE)
         photo_size = image.info[SOURCE_SIZE]
         scale = photo_size[0] / image.width
-        if self.detector is None:
-            boxes = [Face(0, 0, image.width, image.height, 1.0)]
+        boxes = self.detector.detect([np.asarray(image)])[0][: self.max_faces]
+        message = None
+        if boxes:
+            faces = [self.face_input(image, box) for box in boxes]
+        elif self.variant == "full":
+            boxes = [Face(0, 0, image.width, image.height, 0.0)]
             faces = [resize_square(image, self.size)]
+            message = WHOLE_PICTURE_MESSAGE
         else:
-            boxes = self.detector.detect([np.asarray(image)])[0][: self.max_faces]
-            faces = [face_crop(image, box, self.size) for box in boxes]
-        if not faces:
             return PredictionResult(self.variant, photo_size, [], NO_FACE_MESSAGE, image)
         ages, female = self.predict_faces(np.stack(faces))
         low_80, high_80 = self.calibration.interval(ages, 0.8)
@@ -185,12 +205,13 @@ class Predictor:
                 interval_90=(float(low_90[i]), float(high_90[i])),
                 age_group=adience_group(ages[i]),
                 probability_female=float(female[i]),
-                detection_confidence=None if self.detector is None else round(box.confidence, 4),
+                detection_confidence=round(box.confidence, 4) if box.confidence else None,
+                variant=self.variant,
                 face=faces[i],
             )
             for i, box in enumerate(boxes)
         ]
-        return PredictionResult(self.variant, photo_size, predictions, photo=image)
+        return PredictionResult(self.variant, photo_size, predictions, message, image)
 
     def explainer(self, task: str) -> Explainer:
         """The saliency explainer of the `task` model ('age' or 'gender'), built on first use."""

@@ -1,6 +1,7 @@
 """Train one CNN: ``python -m model.train --task age|gender --variant full|cropped --data DIR``.
 
-Writes to ``<out>/<variant>/``: the best model (``<task>.keras``), its per-epoch history
+Copies the data's chip template (``chip_template.json``) to ``<out>``, and writes to
+``<out>/<variant>/``: the best model (``<task>.keras``), its per-epoch history
 (``<task>_history.csv``), what produced it (``<task>_run.json``) and the last checkpoint
 with optimizer state (``<task>.resume.keras``) so ``--resume`` continues a schedule later.
 After an age model, its error margins are calibrated on the validation split.
@@ -12,15 +13,18 @@ import argparse
 import json
 import math
 import platform
+import shutil
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from data_prep import load_split
+from data_prep.align import TEMPLATE
 from data_prep.config import add_config_arguments, config_from_args
 from model.config import ModelFiles, TrainConfig
 from model.data import make_dataset
@@ -96,6 +100,12 @@ def train(config: TrainConfig) -> dict:
     task = TASKS[config.task]
     files = ModelFiles(config.variant_dir, config.task)
     files.variant_dir.mkdir(parents=True, exist_ok=True)
+    template = Path(config.data) / TEMPLATE
+    if not template.is_file():
+        raise FileNotFoundError(
+            f"{template} is missing: prepare the data again with this version of data_prep"
+        )
+    shutil.copy(template, Path(config.out) / TEMPLATE)  # the framing the models learn
     keras.utils.set_random_seed(config.seed)
 
     train_x, train_y = _labelled(
@@ -104,17 +114,31 @@ def train(config: TrainConfig) -> dict:
     val_x, val_y = _labelled(load_split(config.data, config.variant, "val"), task, config.limit)
     input_size = train_x.shape[1]
 
-    can_resume = config.resume and files.resume.is_file() and files.run_info.is_file()
-    if config.resume and not can_resume:
-        print(f"Nothing to resume in {files.variant_dir}: starting a new run")
-    if can_resume:
+    val_data = make_dataset(val_x, val_y, 256, False, False)
+    has_run = config.resume and files.run_info.is_file()
+    previous = json.loads(files.run_info.read_text()) if has_run else {}
+    if has_run and files.resume.is_file():
         model = keras.models.load_model(files.resume)
-        previous = json.loads(files.run_info.read_text())
+        schedule_start = previous.get("schedule_start", 0)
         print(f"Resuming {files.resume} after epoch {previous['epochs_done']}")
+    elif has_run and files.model.is_file():
+        # A new machine: the checkpoint stayed local, the shipped model did not.
+        model = keras.models.load_model(files.model, compile=False)
+        compile_model(model, task, config)
+        schedule_start = previous["epochs_done"]
+        scores = model.evaluate(val_data, return_dict=True, verbose=0)
+        previous["best_value"] = float(scores[task.monitor.removeprefix("val_")])
+        print(
+            f"No checkpoint in {files.variant_dir}: continuing from {files.model} with a fresh "
+            f"optimizer, a new {config.epochs}-epoch schedule and a {config.warmup_epochs}-epoch "
+            f"warm-up; it scores {task.monitor} {previous['best_value']:.4f} on this data"
+        )
     else:
+        if config.resume:
+            print(f"Nothing to resume in {files.variant_dir}: starting a new run")
         model = build_model(task, config, input_size, task.output_bias(train_y))
         compile_model(model, task, config)
-        previous = {}
+        previous, schedule_start = {}, 0
         files.history.unlink(missing_ok=True)
 
     run = {
@@ -125,6 +149,7 @@ def train(config: TrainConfig) -> dict:
         "parameters": model.count_params(),
         "data": {"train": len(train_x), "val": len(val_x), "source": config.data},
         "epochs_done": previous.get("epochs_done", 0),
+        "schedule_start": schedule_start,
         "best_epoch": previous.get("best_epoch"),
         "best_metric": task.monitor,
         "best_value": previous.get("best_value", math.inf),
@@ -138,15 +163,17 @@ def train(config: TrainConfig) -> dict:
         },
     }
     callbacks = [
-        keras.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(epoch, config)),
+        keras.callbacks.LearningRateScheduler(
+            lambda epoch: learning_rate_at(epoch - schedule_start, config)
+        ),
         EpochBookkeeping(files, task.monitor, run, config.max_minutes * 60),
         keras.callbacks.EarlyStopping(task.monitor, patience=config.patience),
         keras.callbacks.CSVLogger(files.history, append=True),
     ]
     model.fit(
         make_dataset(train_x, train_y, config.batch_size, True, config.augment, config.seed),
-        validation_data=make_dataset(val_x, val_y, 256, False, False),
-        epochs=config.epochs,
+        validation_data=val_data,
+        epochs=schedule_start + config.epochs,
         initial_epoch=run["epochs_done"],
         callbacks=callbacks,
         shuffle=False,  # the dataset reshuffles itself every epoch

@@ -7,9 +7,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data_prep import ImageError
+from data_prep import load_split
+from data_prep.source import iter_source
 from model.explain import METHODS, SIGNED_METHODS
-from model.predictor import NO_FACE_MESSAGE, Predictor, adience_group
+from model.predictor import (
+    NO_FACE_MESSAGE,
+    WHOLE_PICTURE_MESSAGE,
+    ImageError,
+    Predictor,
+    adience_group,
+)
 from tests.hostile import hostile_corpus
 from tests.synthetic import draw_face, noise_image
 
@@ -26,11 +33,13 @@ def _two_faces() -> Image.Image:
     return photo
 
 
-def test_full_variant_predicts_once_on_the_whole_photo(predictors):
+def test_full_variant_judges_the_whole_photo_only_when_no_face_is_found(predictors):
     result = predictors["full"].predict(np.asarray(noise_image(300)))
-    assert result.message is None
+    assert result.message == WHOLE_PICTURE_MESSAGE
     [face] = result.faces
     assert face.box == (0, 0, 300, 300)
+    assert face.detection_confidence is None
+    assert face.to_dict()["framing"] == "whole picture"
     size = predictors["full"].size
     assert face.face.shape == (size, size, 3)
     assert face.interval_90[0] <= face.interval_80[0] < face.interval_80[1] <= face.interval_90[1]
@@ -38,15 +47,62 @@ def test_full_variant_predicts_once_on_the_whole_photo(predictors):
     assert face.gender in ("male", "female")
 
 
-def test_cropped_variant_finds_every_face_largest_first(predictors):
-    result = predictors["cropped"].predict(_two_faces())
+@pytest.mark.parametrize("variant", ["full", "cropped"])
+def test_both_variants_find_every_face_largest_first(predictors, variant):
+    result = predictors[variant].predict(_two_faces())
     assert result.image_size == (640, 400)
+    assert result.message is None
     assert len(result.faces) == 2
     big, small = result.faces
     assert big.box[2] * big.box[3] > small.box[2] * small.box[3]
     assert 20 <= big.box[0] + big.box[2] / 2 <= 260
     assert 420 <= small.box[0] + small.box[2] / 2 <= 570
-    assert big.detection_confidence > 0.9
+    assert big.detection_confidence > 0.9 and big.to_dict()["framing"] == "aligned face"
+    assert all(face.variant == variant for face in result.faces)
+    # each face gets its own input and prediction
+    assert np.abs(big.face.astype(int) - small.face.astype(int)).mean() > 5
+
+
+def _tilted_in_a_scene(face: Image.Image, angle: float, scale: float, at: tuple[int, int]):
+    scene = noise_image(200, seed=3).resize((720, 540))
+    side = round(face.width * scale)
+    tilted = face.resize((side, side)).rotate(angle, expand=True, fillcolor=(90, 90, 90))
+    scene.paste(tilted, at)
+    return scene
+
+
+@pytest.mark.parametrize("variant", ["full", "cropped"])
+def test_a_tilted_face_anywhere_in_a_photo_is_aligned_as_the_upright_chip(predictors, variant):
+    chip = draw_face(200, seed=6)
+    upright = predictors[variant].predict(chip).faces[0].face.astype(int)
+    scene = _tilted_in_a_scene(chip, 20, 1.6, (300, 90))
+    [face] = predictors[variant].predict(scene).faces
+    aligned_error = np.abs(face.face.astype(int) - upright).mean()
+    # the same face cut out of the photo at its box, without alignment, for scale
+    x, y, width, height = face.box
+    side = max(width, height)
+    unaligned = np.asarray(scene.crop((x, y, x + side, y + side)).resize(upright.shape[:2]))
+    assert aligned_error < 12
+    assert aligned_error < 0.5 * np.abs(unaligned.astype(int) - upright).mean()
+
+
+@pytest.mark.parametrize("variant", ["full", "cropped"])
+def test_a_chip_given_as_a_photo_gets_the_prediction_of_its_prepared_input(
+    prepared, utk_folder, smoke_weights, detector, variant
+):
+    test = load_split(prepared[0], variant, "test")
+    rows = {file: row for row, file in enumerate(test.files)}
+    predictor = Predictor(variant, smoke_weights, detector=detector)
+    checked = 0
+    for name, data in iter_source(utk_folder):
+        if name in rows:
+            [face] = predictor.predict(data).faces
+            prepared_input = test.images[rows[name]]
+            assert np.abs(face.face.astype(int) - prepared_input.astype(int)).mean() < 8
+            ages, _ = predictor.predict_faces(prepared_input[np.newaxis])
+            assert abs(face.age - ages[0]) < 1.0
+            checked += 1
+    assert checked == len(rows) > 0
 
 
 def test_boxes_are_in_the_pixels_of_the_upright_photo(predictors):
@@ -79,6 +135,7 @@ def test_results_serialise_to_json_ready_dicts(predictors):
         "gender_probability",
         "probability_female",
         "detection_confidence",
+        "framing",
     }
     assert all(isinstance(v, int) for v in face["box"])
 

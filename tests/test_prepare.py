@@ -11,6 +11,7 @@ import pytest
 
 from data_prep import load_split, prepare, read_manifest
 from data_prep.__main__ import main
+from data_prep.align import TEMPLATE, ChipTemplate
 from data_prep.faces import crop_square
 from data_prep.split import SPLITS
 from tests.conftest import SMALL_CONFIG
@@ -37,7 +38,14 @@ def test_prepare_writes_manifest_arrays_and_report(prepared):
             assert data.ages.tolist() == rows["age"].tolist()
     assert report["distributions"]["after_rebalance"]["count"] == len(manifest)
     assert sum(report["distributions"][s]["count"] for s in SPLITS) == len(manifest)
-    assert set(report["timings"]) >= {"read_and_decode_s", "detect_and_resize_s", "total_s"}
+    assert set(report["timings"]) >= {
+        "read_and_decode_s", "detect_s", "align_and_resize_s", "total_s"
+    }  # fmt: skip
+    template = ChipTemplate.load(out / TEMPLATE)
+    assert template.chips == report["distributions"]["train"]["count"] - sum(
+        not found for found, split in zip(manifest["face_found"], manifest["split"], strict=True)
+        if split == "train"
+    )
     assert json.loads((out / "report.json").read_text()) == report
 
 

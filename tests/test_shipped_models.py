@@ -4,12 +4,11 @@ import keras
 import numpy as np
 import pytest
 
-from data_prep import load_image
-from data_prep.faces import FaceDetector
+from data_prep.align import TEMPLATE, ChipTemplate
 from model import shipped
 from model.config import WEIGHTS_DIR, ModelFiles
 from model.explain import randomisation_check
-from model.preprocess import largest_face_inputs
+from model.predictor import Predictor
 from tests.synthetic import draw_face
 
 VARIANTS = ("full", "cropped")
@@ -18,14 +17,14 @@ SANITY_MAX_CORRELATION = 0.5
 
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("task", ["age", "gender"])
-def test_shipped_model_loads_and_predicts(variant, task):
+def test_shipped_model_loads_and_predicts(variant, task, detector):
     files = ModelFiles(WEIGHTS_DIR / variant, task)
     assert files.model.stat().st_size < 10 * 2**20
     model = keras.models.load_model(files.model, compile=False)
     size = model.input_shape[1]
     assert model.input_shape == (None, size, size, 3)
-    crops, _ = largest_face_inputs([load_image(np.asarray(draw_face(200)))], size, FaceDetector())
-    output = model.predict(crops.astype("float32"), verbose=0)
+    [face] = Predictor(variant, detector=detector).predict(draw_face(200)).faces
+    output = model.predict(face.face[np.newaxis].astype("float32"), verbose=0)
     assert output.shape == (1, 1)
     if task == "age":
         assert 0 <= output[0, 0] <= 120
@@ -72,3 +71,13 @@ def test_average_maps_ship_for_every_age_bucket_and_gender(variant):
     for task in ("age", "gender"):
         assert {"gender_male", "gender_female", "age_0-9", "age_70-80"} <= set(maps[task])
         assert all(item["path"].is_file() and item["n"] > 0 for item in maps[task].values())
+
+
+def test_the_chip_template_ships_with_the_models():
+    """The framing the models learnt, measured on the training chips by data_prep."""
+    template = ChipTemplate.load(WEIGHTS_DIR / TEMPLATE)
+    assert template.chips > 10_000 and template.size == 200
+    left_eye, right_eye, nose, mouth_left, mouth_right = template.points
+    assert abs(left_eye[1] - right_eye[1]) < 2  # eyes level
+    assert left_eye[0] < nose[0] < right_eye[0] and nose[1] < mouth_left[1]
+    assert abs((left_eye[0] + right_eye[0]) / 2 - template.size / 2) < 5  # centred

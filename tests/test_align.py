@@ -1,0 +1,93 @@
+"""Faces of any photo are warped into the training chips' geometry: the chip template."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from data_prep.align import ChipTemplate, align_face, chip_inputs, measure_template
+from data_prep.faces import Face, face_crop
+from tests.synthetic import draw_face
+
+TEMPLATE = ChipTemplate(
+    landmarks=((59.4, 57.3), (136.7, 57.4), (97.4, 103.4), (62.7, 137.1), (132.9, 137.2)),
+    face_box=(14.1, -20.3, 164.1, 212.5),
+    chips=2,
+)
+
+
+def _similarity(angle_degrees: float, scale: float, shift: tuple[float, float]) -> np.ndarray:
+    angle = np.radians(angle_degrees)
+    rotation = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    return np.block([[rotation, np.array(shift)[:, None]], [np.zeros((1, 2)), np.ones((1, 1))]])
+
+
+def _photo_of(chip: Image.Image, chip_to_photo: np.ndarray, size=(640, 480)) -> Image.Image:
+    """`chip` drawn into a grey photo through the transform chip pixel -> photo pixel."""
+    inverse = np.linalg.inv(chip_to_photo)
+    warped = chip.transform(size, Image.Transform.AFFINE, tuple(inverse[:2].ravel()),
+                            Image.Resampling.BILINEAR, fillcolor=(128, 128, 128))  # fmt: skip
+    inside = Image.new("L", chip.size, 255).transform(
+        size, Image.Transform.AFFINE, tuple(inverse[:2].ravel())
+    )
+    photo = Image.new("RGB", size, (128, 128, 128))
+    photo.paste(warped, (0, 0), inside)
+    return photo
+
+
+def _landmarks_in_photo(chip_to_photo: np.ndarray) -> tuple[tuple[float, float], ...]:
+    points = np.c_[TEMPLATE.points, np.ones(5)] @ chip_to_photo.T
+    return tuple((float(x), float(y)) for x, y, _ in points)
+
+
+@pytest.mark.parametrize(
+    ("angle", "scale", "shift"),
+    [(20, 1.0, (150, 60)), (-25, 0.6, (300, 200)), (10, 2.2, (80, -40))],
+    ids=["tilted", "small", "large"],
+)
+def test_a_face_placed_by_a_similarity_is_warped_back_to_the_chip(angle, scale, shift):
+    chip = draw_face(200, seed=2)
+    chip_to_photo = _similarity(angle, scale, shift)
+    photo = _photo_of(chip, chip_to_photo, size=(640, 560))
+    face = Face(0, 0, 1, 1, 1.0, _landmarks_in_photo(chip_to_photo))
+    aligned = align_face(photo, face, TEMPLATE)
+    assert aligned.size == (200, 200)
+    inner = (slice(10, 190), slice(10, 190))  # interpolation blurs the outermost pixels
+    error = np.abs(np.asarray(aligned, int)[inner] - np.asarray(chip, int)[inner]).mean()
+    assert error < 6
+
+
+def test_where_the_chip_reaches_past_the_photo_it_is_black_as_in_utkface():
+    chip = draw_face(200, seed=2)
+    chip_to_photo = _similarity(0, 1.0, (-100, 0))  # the chip's left half is off the photo
+    photo = _photo_of(chip, chip_to_photo, size=(300, 300))
+    face = Face(0, 0, 1, 1, 1.0, _landmarks_in_photo(chip_to_photo))
+    aligned = np.asarray(align_face(photo, face, TEMPLATE))
+    assert aligned[:, :95].max() == 0
+    assert aligned[:, 110:].mean() > 40
+
+
+def test_a_face_without_landmarks_is_its_own_chip():
+    image = draw_face(100, seed=1)
+    assert align_face(image, Face(0, 0, 100, 100, 0.0), TEMPLATE).size == (200, 200)
+
+
+def test_the_template_is_the_mean_of_the_chips_landmarks_at_chip_size():
+    first = Face(10, 0, 80, 100, 0.99, ((30, 30), (70, 30), (50, 50), (35, 70), (65, 70)))
+    second = Face(20, 10, 60, 80, 0.98, ((32, 28), (68, 32), (50, 54), (37, 70), (63, 74)))
+    template = measure_template([first, None, second], [100, 100, 100])
+    assert template.chips == 2
+    np.testing.assert_allclose(template.points[0], [62, 58])  # mean of (30, 30), (32, 28), x2
+    np.testing.assert_allclose(template.face_box, [30, 10, 140, 180])
+
+
+def test_the_template_survives_a_round_trip_to_disk(tmp_path):
+    TEMPLATE.save(tmp_path / "template.json")
+    assert ChipTemplate.load(tmp_path / "template.json") == TEMPLATE
+
+
+def test_both_variants_are_cut_from_the_aligned_chip():
+    chip = draw_face(200, seed=3)
+    inputs = chip_inputs(chip, TEMPLATE, 64)
+    np.testing.assert_array_equal(inputs["full"], np.asarray(chip.resize((64, 64), Image.BILINEAR)))
+    expected = face_crop(chip, Face(*TEMPLATE.face_box, confidence=1.0), 64)
+    np.testing.assert_array_equal(inputs["cropped"], expected)
