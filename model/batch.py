@@ -36,8 +36,10 @@ PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 COLUMNS = ("file", "face", "x", "y", "width", "height", "age", "age_80_low", "age_80_high",
            "age_group", "gender", "gender_probability", "status", "reason")  # fmt: skip
 """CSV columns. ``face`` counts from 1 (largest first); the box (x, y, width, height) is in the
-photo's own pixels; ``status`` is "face", "no face", "unreadable" or "skipped"."""
+photo's own pixels; ``status`` is "face", "no face", "whole picture" (no face found, and the
+full-image model judged the whole photo), "unreadable" or "skipped"."""
 NO_FACE = "no face found"
+WHOLE_PICTURE = "no face found; the full-image model judged the whole picture (a rough answer)"
 SKIPPED = "not a JPEG, PNG or WebP file"
 
 
@@ -169,10 +171,12 @@ def photo_rows(photo: Photo, predictor: Predictor) -> list[dict]:
         return [_row(photo.name, "unreadable", f"cannot be read ({error})")]
     if not result.faces:
         return [_row(photo.name, "no face", NO_FACE)]
+    whole = result.faces[0].detection_confidence is None  # no face found: the whole photo
     return [
         _row(
             photo.name,
-            "face",
+            "whole picture" if whole else "face",
+            WHOLE_PICTURE if whole else "",
             face=number,
             x=face.box[0],
             y=face.box[1],
@@ -204,7 +208,7 @@ def predict_photos(
         result.rows += rows
         status = rows[0]["status"]
         result.unreadable += status == "unreadable"
-        result.no_face += status == "no face"
+        result.no_face += status in ("no face", "whole picture")
         result.faces += len(rows) if status == "face" else 0
         if progress is not None:
             progress(done, len(photos))

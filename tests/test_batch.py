@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from model.batch import COLUMNS, NO_FACE, SKIPPED, main
+from model.batch import COLUMNS, NO_FACE, SKIPPED, WHOLE_PICTURE, main
 from tests.hostile import BATCH_FILES, batch_zip, face_photo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,6 +80,10 @@ def test_full_variant_reads_the_zip_directly(folder, tmp_path):
     statuses = {row["file"]: row["status"] for row in read_rows(out)}
     assert statuses["mixed.zip/face.jpg"] == statuses["mixed.zip/more/face.webp"] == "face"
     assert statuses["mixed.zip/truncated.jpg"] == statuses["mixed.zip/text.jpg"] == "unreadable"
+    # no face found: the full-image model judges the whole picture, and the row says so
+    [whole] = [row for row in read_rows(out) if row["file"] == "mixed.zip/more/noise.png"]
+    assert whole["status"] == "whole picture" and whole["reason"] == WHOLE_PICTURE
+    assert (whole["x"], whole["y"], whole["width"], whole["height"]) == ("0", "0", "300", "300")
 
 
 @pytest.mark.slow

@@ -79,6 +79,7 @@ def test_predict_batch_through_gradio_client_keeps_nothing(uploads, tmp_path_fac
         assert data["variant"] == "full" and data["photos"] == 6 and data["unreadable"] == 2
         assert statuses(data["rows"])["mixed.zip/truncated.jpg"] == "unreadable"
         assert statuses(data["rows"])["loose.jpg"] == "face"
+        assert statuses(data["rows"])["mixed.zip/more/noise.png"] == "whole picture"
         with open(csv_copy, newline="", encoding="utf-8") as file:
             assert [row["file"] for row in csv.DictReader(file)] == [
                 row["file"] for row in data["rows"]
