@@ -4,7 +4,8 @@
 
 Over the test split of data_prep's output, each face's Grad-CAM map (normalised to [0, 1])
 is averaged within each age bucket and each gender, for the age and the gender model. Each
-average is drawn over the group's average face and written as a small PNG to
+average is drawn over the group's average face, on one scale for all groups of a model (the
+strongest average at full colour), and written as a small PNG to
 ``<weights>/<variant>/average_maps/<task>_<kind>_<group>.png``, indexed by ``index.json``.
 
 The same command refreshes ``<weights>/<variant>/sanity.json``: the randomisation sanity
@@ -34,6 +35,7 @@ from model.render import overlay
 AVERAGE_MAPS_DIR = "average_maps"
 INDEX_FILE = "index.json"
 PICTURE_SIZE = 128
+OPACITY = 0.8
 BATCH = 128
 
 
@@ -71,9 +73,12 @@ def average_maps(
                 )
             ]
         )
+        averages = {group: heat[rows].mean(axis=0) for group, rows in groups.items()}
+        # one scale for all groups of a task: the strongest average is drawn at full colour
+        scale = max(float(average.max()) for average in averages.values()) or 1.0
         for group, rows in groups.items():
             mean_face = images[rows].mean(axis=0).round().astype(np.uint8)
-            picture = overlay(mean_face, heat[rows].mean(axis=0), 0.5, size=PICTURE_SIZE)
+            picture = overlay(mean_face, averages[group] / scale, OPACITY, size=PICTURE_SIZE)
             file = f"{task}_{group}.png"
             Image.fromarray(picture).save(out / file, optimize=True)
             index["maps"].setdefault(task, {})[group] = {"file": file, "n": len(rows)}
