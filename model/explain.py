@@ -52,6 +52,20 @@ METHODS = {
     "occlusion": "Occlusion",
     "integrated_gradients": "Integrated gradients",
 }
+DESCRIPTIONS = {
+    "saliency": "How much each pixel's colour moves the score: the gradient. Sharp, but noisy.",
+    "smoothgrad": "The gradient averaged over 20 noisy copies of the face: less speckle.",
+    "gradcam": "Which regions of a late 8x8 feature map raise the score: coarse, by region.",
+    "gradcam++": "Grad-CAM weighted to show several separate regions at once.",
+    "scorecam": "Masks the face with each feature map and weighs it by how much the score rises.",
+    "occlusion": "A grey square slides over the face. Red: covering this part made the person "
+    "look older (age) or more female (gender); blue: younger, or more male. The colour bars are "
+    "in years and in percentage points.",
+    "integrated_gradients": "Each pixel's share of the difference between the estimate for "
+    "this face and for a black (or blurred) copy; the shares add up to that difference. Red: "
+    "pushes the estimate older, or more female; blue: younger, or more male.",
+}
+"""How to read each method's map, in a sentence or two for a class."""
 SIGNED_METHODS = ("occlusion", "integrated_gradients")
 """Methods whose maps are signed, in years or percentage points, not normalised."""
 SMOOTHGRAD_SAMPLES = 20
@@ -80,7 +94,7 @@ class AttributionMap(np.ndarray):
     ``units``: None for a relative map normalised to [0, 1]; else the unit of a signed map
     (``"years"``, or ``"points"``: percentage points of the probability of "female").
     ``signed``: whether negative values mean something (draw them with a diverging scale).
-    ``meaning``: what a value is, for a colour bar, e.g. ``"change of the age when covered"``.
+    ``meaning``: what a value is, for a colour bar, e.g. ``"age change when covered"``.
     ``ends``: what the low and the high end mean, e.g. ``("younger", "older")``.
     Slicing or arithmetic keeps these; ``np.asarray(heat)`` gives the plain array.
     """
@@ -112,11 +126,10 @@ def _signed_map(values, task: str, method: str) -> AttributionMap:
         units, ends = "years", ("younger", "older")
     else:
         units, ends = "points", ("more male", "more female")
-    quantity = "the age" if task == "age" else "P(female)"
     if method == "occlusion":
-        meaning = f"change of {quantity} when covered"
+        meaning = f"{'age' if task == 'age' else 'P(female)'} change when covered"
     else:
-        meaning = f"contribution to {quantity}, per pixel"
+        meaning = f"contribution to {'the age' if task == 'age' else 'P(female)'}, per pixel"
     return AttributionMap(values, units, True, meaning, ends)
 
 

@@ -129,7 +129,7 @@ def bar_labels(heat: np.ndarray) -> list[tuple[str, str, str]]:
     """The colour bar's words, row by row, each row (left end, middle, right end): the values
     at the bar's ends, what the ends mean, and what a value is in which units, e.g.
     ``[("−3.2", "0", "+3.2"), ("← younger", "", "older →"),
-    ("", "change of the age when covered (years)", "")]``."""
+    ("", "age change when covered (years)", "")]``."""
     if is_signed(heat):
         scale = display_scale(heat)
         low, high = heat.ends
@@ -233,7 +233,7 @@ def presentation_figure(
     for row, task in enumerate(tasks):
         axis = figure.add_subplot(grid[row, 0])
         axis.imshow(_upscale(face, DISPLAY_SIZE))
-        axis.set_title(captions.get(task, task), fontsize=18, fontweight="bold")
+        axis.set_title(captions.get(task, task), fontsize=15, fontweight="bold")
         axis.axis("off")
         for column, method in enumerate(methods, start=1):
             axis = figure.add_subplot(grid[row, column])
@@ -251,16 +251,17 @@ def presentation_figure(
                 relative = heat
                 continue
             scale = display_scale(heat)
-            bar_axis = axis.inset_axes((0.04, -0.13, 0.92, 0.07))
+            bar_axis = axis.inset_axes((0.18, -0.1, 0.64, 0.06))
             bar = figure.colorbar(
                 ScalarMappable(Normalize(-scale, scale), _legend_colormap(heat, opacity, colormap)),
                 cax=bar_axis,
                 orientation="horizontal",
                 ticks=[-scale, 0, scale],
             )
-            bar.ax.set_xticklabels([_number(-scale), "0", _number(scale)], fontsize=11)
             low, high = heat.ends
-            bar.set_label(f"← {low} · {heat.units} · {high} →", fontsize=11)
+            ticks = [f"{_number(-scale)}\n{low}", "0", f"{_number(scale)}\n{high}"]
+            bar.ax.set_xticklabels(ticks, fontsize=10)
+            bar.ax.set_title(heat.units, fontsize=10, pad=2)
     if relative is not None:
         scale = ScalarMappable(Normalize(0.0, 1.0), _legend_colormap(relative, opacity, colormap))
         bar = figure.colorbar(scale, cax=figure.add_subplot(grid[:, -1]))

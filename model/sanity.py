@@ -94,12 +94,12 @@ class Verdict:
         figures = ", ".join(f"{task} {value:.2f}" for task, value in self.correlations.items())
         if self.passes:
             return (
-                f"✅ **{name} passes the sanity check.** With random weights instead of the "
+                f"✓ **{name} passes the sanity check.** With random weights instead of the "
                 f"learnt ones, its maps change completely (rank correlation {figures}; "
                 f"below {PASS_BELOW} passes), so they show what {models} learnt."
             )
         return (
-            f"⚠️ **{name} fails the sanity check**, shown for teaching. With random weights "
+            f"⚠ **{name} fails the sanity check**, shown for teaching. With random weights "
             f"instead of the learnt ones, its maps stay much the same (rank correlation "
             f"{figures}; {PASS_BELOW} or more fails): part of what it shows is the photo itself "
             f"(edges, bright areas), not what {models} learnt. Compare it with a method that "

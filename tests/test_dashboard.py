@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from model import sanity
+from model.explain import METHODS
 from tests.hostile import encode, face_photo
 from tests.serving import chromium, free_port, wait_for_url
 from tests.synthetic import noise_image
@@ -81,6 +83,19 @@ def test_maps_show_both_models_with_the_average_for_the_predicted_bucket():
     assert "Age model · Grad-CAM" in text and "Gender model · Grad-CAM" in text
     assert text.count("average map, ages") == 2
     assert dashboard.maps_view(None, "gradcam", 0.5) == []
+    occlusion = _text(dashboard.maps_view(store, "occlusion", 0.7))
+    assert "Age model · Occlusion" in occlusion and "Gender model · Occlusion" in occlusion
+
+
+@pytest.mark.parametrize("variant", ["cropped", "full"])
+def test_the_method_menu_marks_failing_methods_and_says_each_verdict(variant):
+    report = sanity.load(variant)
+    labels = {option["value"]: option["label"] for option in dashboard.method_options(variant)}
+    assert set(labels) == set(METHODS)  # failing methods stay, marked
+    for method, passes in report["passes"].items():
+        assert labels[method].endswith("(fails the sanity check)") == (not passes)
+        words = dashboard.method_verdict(method, variant).children
+        assert f"{'passes' if passes else 'fails'} the sanity check" in words
 
 
 def test_models_and_data_views_read_the_shipped_record():

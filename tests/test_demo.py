@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from model import sanity
+from model.explain import METHODS
 from model.predictor import NO_FACE_MESSAGE
 from tests.hostile import face_photo
 from tests.serving import chromium, free_port
@@ -71,10 +73,33 @@ def test_bad_input_becomes_a_readable_page_error(photos, bad):
 def test_maps_and_slide_for_the_selected_face(photos):
     _, _, faces, _, _ = demo.analyse(photos["face"], "cropped")
     age_map, gender_map = demo.face_maps(faces, 0, "gradcam", 0.6)
-    assert age_map.shape == gender_map.shape == (256, 256, 3)
+    assert age_map.shape == gender_map.shape
+    assert age_map.shape[1] == demo.MAP_SIZE < age_map.shape[0]  # the map above its colour bar
     assert not np.array_equal(age_map, demo.face_maps(faces, 0, "gradcam", 0.0)[0])
     assert demo.face_maps([], None, "gradcam", 0.5) == (None, None)
     assert demo.slide(faces, 0, 0.5).size == (1920, 1080)
+
+
+def test_occlusion_and_integrated_gradients_follow_their_options(photos):
+    _, _, faces, _, _ = demo.analyse(photos["face"], "cropped")
+    coarse = demo.face_maps(faces, 0, "occlusion", 0.7, patch=32, stride=32)
+    fine = demo.face_maps(faces, 0, "occlusion", 0.7, patch=8, stride=4)
+    assert coarse[0].shape == fine[0].shape and not np.array_equal(coarse[0], fine[0])
+    black = demo.face_maps(faces, 0, "integrated_gradients", 0.7, baseline="black")
+    blurred = demo.face_maps(faces, 0, "integrated_gradients", 0.7, baseline="blurred")
+    assert not np.array_equal(black[1], blurred[1])
+
+
+@pytest.mark.parametrize("variant", ["cropped", "full"])
+def test_every_method_stays_in_the_menu_with_its_verdict_in_words(variant):
+    report = sanity.load(variant)
+    labels = {method: label for label, method in demo.method_choices(variant)}
+    assert set(labels) == set(METHODS)  # failing methods stay available, for teaching
+    for method, passes in report["passes"].items():
+        note = demo.method_note(method, variant)
+        assert METHODS[method] in note and "sanity check" in note and "How to read it" in note
+        assert ("passes the sanity check" in note) == passes
+        assert labels[method].endswith("(fails the sanity check)") == (not passes)
 
 
 def test_record_tabs_read_the_shipped_artefacts():
@@ -136,5 +161,60 @@ def test_page_shows_the_labelled_result_in_chromium(running_app, photos):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         browser.save_screenshot(str(SCREENSHOTS / "gradio_demo.png"))
         assert note and ("female" in table or "male" in table)
+    finally:
+        browser.quit()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not shutil.which("chromedriver") and not os.environ.get("REQUIRE_BROWSER"),
+    reason="needs Debian's chromium and chromium-driver (.ci/run installs them)",
+)
+def test_occlusion_map_and_its_verdict_in_chromium(running_app):
+    """A real photo (an example), occlusion picked from the menu: its maps and its sanity
+    verdict appear (benchmarks/screenshots/gradio_occlusion.png)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ready
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    photo = demo.EXAMPLES_DIR / "eileen_collins.jpg"
+    browser = chromium()
+    try:
+        browser.get(running_app)
+        wait = WebDriverWait(browser, 90)
+        upload = wait.until(
+            ready.presence_of_element_located((By.CSS_SELECTOR, "input[type=file]"))
+        )
+        upload.send_keys(str(photo))
+        estimate = (By.XPATH, "//button[contains(., 'Estimate')]")
+        wait.until(ready.element_to_be_clickable(estimate)).click()
+        wait.until(ready.text_to_be_present_in_element((By.ID, "result-note"), "1 face(s)"))
+        age_map = (By.CSS_SELECTOR, "#age-map img")
+        gradcam_src = wait.until(ready.presence_of_element_located(age_map)).get_attribute("src")
+        menu = browser.find_element(By.CSS_SELECTOR, "#method input")
+        menu.click()
+        menu.send_keys(Keys.CONTROL, "a")
+        menu.send_keys("Occlusion")
+        wait.until(
+            ready.element_to_be_clickable(
+                (By.XPATH, "//li[@data-testid='dropdown-option'][contains(., 'Occlusion')]")
+            )
+        ).click()
+        wait.until(ready.text_to_be_present_in_element((By.ID, "method-verdict"), "Occlusion"))
+        wait.until(
+            lambda page: page.find_element(*age_map).get_attribute("src") not in ("", gradcam_src)
+        )
+        wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, "#gender-map img")))
+        verdict = browser.find_element(By.ID, "method-verdict").text
+        passes = sanity.verdict(sanity.load("cropped"), "occlusion").passes
+        assert f"{'passes' if passes else 'fails'} the sanity check" in verdict
+        assert "covering this part" in verdict
+        browser.execute_script(
+            "document.getElementById('method-verdict').scrollIntoView({block: 'start'});"
+            "window.scrollBy(0, -120);"
+        )
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(SCREENSHOTS / "gradio_occlusion.png"))
     finally:
         browser.quit()

@@ -21,8 +21,8 @@ import numpy as np
 from dash import Dash, Input, Output, dash_table, dcc, html
 from PIL import Image
 
-from model import shipped
-from model.explain import METHODS
+from model import sanity, shipped
+from model.explain import DESCRIPTIONS, METHODS
 from model.predictor import (
     AGE_BUCKET_LABELS,
     VARIANT_NAMES,
@@ -30,12 +30,24 @@ from model.predictor import (
     age_bucket,
     shared_predictor,
 )
-from model.render import multiply, overlay
+from model.render import map_picture, multiply
 from webapp import figures
 
 MAX_UPLOAD_BYTES = 25 * 2**20
 VARIANT_OPTIONS = [{"label": f"{VARIANT_NAMES[v]} model", "value": v} for v in ("cropped", "full")]
-METHOD_OPTIONS = [{"label": name, "value": key} for key, name in METHODS.items()]
+
+
+def method_options(variant: str) -> list[dict]:
+    """The method menu of a variant: every method, those failing its sanity check marked."""
+    report = sanity.load(variant)
+    return [{"label": sanity.verdict(report, m).label, "value": m} for m in METHODS]
+
+
+def method_verdict(method: str, variant: str) -> dcc.Markdown:
+    """Under the method picker: the method's sanity verdict in words, and how to read it."""
+    verdict = sanity.verdict(sanity.load(variant), method)
+    words = verdict.words(f"the {VARIANT_NAMES.get(variant, variant)} models")
+    return dcc.Markdown(f"{words}\n\n*How to read it:* {DESCRIPTIONS[method]}")
 
 
 def png_url(picture: np.ndarray | Image.Image) -> str:
@@ -134,7 +146,7 @@ def maps_view(store: dict | None, method: str, opacity: float) -> list:
     for task, heat in maps.items():
         average = averages[task].get(f"age_{bucket}")
         pictures = [
-            ("map over the face", png_url(overlay(face, heat, opacity))),
+            ("map over the face", png_url(map_picture(face, heat, opacity))),
             ("face × map", png_url(multiply(face, heat))),
         ]
         if average:
@@ -142,7 +154,8 @@ def maps_view(store: dict | None, method: str, opacity: float) -> list:
                 (f"average map, ages {bucket} (n={average['n']})",
                  png_url(Image.open(average["path"]).resize((256, 256))))
             )  # fmt: skip
-        rows.append(html.H5(f"{task.capitalize()} model · {METHODS[method]}", className="mt-3"))
+        label = sanity.verdict(sanity.load(variant), method).label
+        rows.append(html.H5(f"{task.capitalize()} model · {label}", className="mt-3"))
         rows.append(
             dbc.Row(
                 [
@@ -256,7 +269,10 @@ def _predict_tab() -> list:
                             inline=True,
                         ),  # fmt: skip
                         dbc.Label("Saliency method", className="mt-2"),
-                        dcc.Dropdown(METHOD_OPTIONS, value="gradcam", id="method", clearable=False),
+                        dcc.Dropdown(
+                            method_options("cropped"), value="gradcam", id="method", clearable=False
+                        ),
+                        html.Small(method_verdict("gradcam", "cropped"), id="method-verdict"),
                         dbc.Label("Map opacity", className="mt-2"),
                         dcc.Slider(0, 1, 0.1, value=0.5, id="opacity"),
                     ],
@@ -319,6 +335,12 @@ def build_app() -> Dash:
         Input("true-gender", "value"),
         prevent_initial_call=True,
     )(predict_view)
+    app.callback(
+        Output("method", "options"),
+        Output("method-verdict", "children"),
+        Input("method", "value"),
+        Input("predict-variant", "value"),
+    )(lambda method, variant: (method_options(variant), method_verdict(method, variant)))
     app.callback(
         Output("maps", "children"),
         Input("faces", "data"),

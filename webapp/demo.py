@@ -15,8 +15,8 @@ import gradio as gr
 import pandas as pd
 from PIL import Image
 
-from model import shipped
-from model.explain import METHODS
+from model import sanity, shipped
+from model.explain import BASELINES, DESCRIPTIONS, METHODS, OCCLUSION_PATCH
 from model.predictor import (
     AGE_BUCKET_LABELS,
     VARIANT_NAMES,
@@ -25,7 +25,7 @@ from model.predictor import (
     Predictor,
     shared_predictor,
 )
-from model.render import annotate, overlay
+from model.render import annotate, map_picture
 from webapp import figures
 from webapp.live import live_tab
 from webapp.many_photos import many_photos_tab
@@ -34,7 +34,16 @@ log = logging.getLogger(__name__)
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 VARIANT_CHOICES = [(f"{VARIANT_NAMES[v]} model", v) for v in ("cropped", "full")]
-METHOD_CHOICES = [(name, key) for key, name in METHODS.items()]
+OCCLUSION_PATCH_PIXELS = round(64 * OCCLUSION_PATCH)
+"""The occlusion patch the demo starts with (the default of a 64-pixel face)."""
+MAP_OPACITY = 0.7
+MAP_SIZE = 320
+"""Side of a map picture in pixels; its colour bar comes below it."""
+MAP_HEIGHT = 420
+TASKS = ("age", "gender")
+PATCH_LABEL = "Occlusion: patch size (pixels of the 64-pixel face)"
+STRIDE_LABEL = "Occlusion: stride (pixels; 0 = half the patch)"
+BASELINE_LABEL = "Integrated gradients: baseline"
 CONCURRENCY = 2
 """Requests worked on at once: one per CPU core of the free Hugging Face hardware."""
 QUEUE_SIZE = 16
@@ -137,13 +146,52 @@ def analyse(photo: str | None, variant: str):
     return labelled, faces_table(result.faces), result.faces, selector, note
 
 
-def face_maps(faces: list[FacePrediction] | None, index: int | None, method: str, opacity: float):
-    """The selected face's maps for the age and the gender model, as overlays."""
+def method_choices(variant: str) -> list[tuple[str, str]]:
+    """The method menu of a variant: every method, those failing its sanity check marked."""
+    report = sanity.load(variant)
+    return [(sanity.verdict(report, method).label, method) for method in METHODS]
+
+
+def method_note(method: str, variant: str) -> str:
+    """Beside the method picker: how to read the method, and its sanity verdict in words."""
+    verdict = sanity.verdict(sanity.load(variant), method)
+    models = f"the {VARIANT_NAMES.get(variant, variant)} models"
+    return f"{verdict.words(models)}\n\n*How to read it:* {DESCRIPTIONS[method]}"
+
+
+def method_menu(method: str, variant: str):
+    """When the model changes: the menu's marks and the note follow it."""
+    return gr.update(choices=method_choices(variant), value=method), method_note(method, variant)
+
+
+def method_options(
+    method: str, patch: int = OCCLUSION_PATCH_PIXELS, stride: int = 0, baseline: str = "black"
+) -> dict:
+    """The demo's option controls as `Predictor.explain` options (stride 0: half the patch)."""
+    if method == "occlusion":
+        return {"patch": int(patch), "stride": int(stride) or None}
+    if method == "integrated_gradients":
+        return {"baseline": baseline}
+    return {}
+
+
+def face_maps(
+    faces: list[FacePrediction] | None,
+    index: int | None,
+    method: str,
+    opacity: float,
+    patch: int = OCCLUSION_PATCH_PIXELS,
+    stride: int = 0,
+    baseline: str = "black",
+):
+    """The selected face's maps for the age and the gender model: each over the face, above
+    its colour bar (in years and points for occlusion and integrated gradients)."""
     if not faces or index is None or index >= len(faces):
         return None, None
     face = faces[index]
-    maps = predictor(face_variant(faces)).explain(face, method)
-    return overlay(face.face, maps["age"], opacity), overlay(face.face, maps["gender"], opacity)
+    options = method_options(method, patch, stride, baseline)
+    maps = predictor(face_variant(faces)).explain(face, method, **options)
+    return tuple(map_picture(face.face, maps[task], opacity, size=MAP_SIZE) for task in TASKS)
 
 
 def face_variant(faces: list[FacePrediction]) -> str:
@@ -157,6 +205,11 @@ def slide(faces: list[FacePrediction] | None, index: int | None, opacity: float)
         raise gr.Error("Predict a photo with a face first.")
     png = predictor(face_variant(faces)).presentation(faces[index], opacity=opacity)
     return Image.open(io.BytesIO(png))
+
+
+def example_photos() -> list[Path]:
+    """The demo's examples: the public-domain photographs, then the drawn faces."""
+    return sorted(EXAMPLES_DIR.glob("*.jpg")) + sorted(EXAMPLES_DIR.glob("*.png"))
 
 
 def average_map_gallery(variant: str, task: str) -> list[tuple[Image.Image, str]]:
@@ -197,11 +250,17 @@ children. Unusual poses, heavy make-up, masks, strong lighting and photos unlike
 chips (drawings, very low resolution) give unreliable answers. Gender is predicted as a binary
 label because the data set has only two; it says nothing about a person's identity.
 
-**Reading the maps.** Red marks the pixels that moved the prediction most. Grad-CAM (the
-default), Grad-CAM++ and Score-CAM pass the sanity check of Adebayo et al. (2018): their maps
-change completely when the model's weights are replaced by random ones, so they show what the
-model learnt. Vanilla saliency and SmoothGrad keep much of the face's outline even for a random
-network: read them as "where the edges are that the model is sensitive to", with care.
+**Reading the maps.** Where a map is weak the face shows through. Five methods give relative
+maps: red marks the pixels that moved the prediction most. Occlusion and integrated gradients
+answer in years (age) and percentage points of the probability of "female" (gender), signed:
+red means older or more female, blue younger or more male. Occlusion is the plainest: a grey
+square slides over the face, and each part is coloured by how much covering it changed the
+estimate. Each method's result in the sanity check of Adebayo et al. (2018) is shown beside
+the method picker: a method passes when its maps change completely once the model's weights are
+replaced by random ones, so that they show what the model learnt. Grad-CAM (the default),
+Grad-CAM++, Score-CAM and occlusion pass. Methods that fail (vanilla saliency and SmoothGrad
+keep much of the face's outline even for a random network) stay in the menu, marked, for
+teaching: read them as "where the edges are that the model is sensitive to", with care.
 
 **Privacy.** Photos are processed in memory. Nothing you upload is stored: Gradio's temporary
 copies are deleted within three minutes and nothing is logged or flagged.
@@ -235,11 +294,18 @@ def build_demo() -> gr.Blocks:
             gr.Markdown("### Why? Saliency maps of the selected face")
             with gr.Row():
                 face = gr.Dropdown(label="Face", choices=[], interactive=True)
-                method = gr.Dropdown(METHOD_CHOICES, value="gradcam", label="Method")
-                opacity = gr.Slider(0, 1, value=0.5, step=0.05, label="Map opacity")
+                method = gr.Dropdown(
+                    method_choices("cropped"), value="gradcam", label="Method", elem_id="method"
+                )
+                opacity = gr.Slider(0, 1, value=MAP_OPACITY, step=0.05, label="Map opacity")
+            verdict = gr.Markdown(method_note("gradcam", "cropped"), elem_id="method-verdict")
+            with gr.Accordion("Method options: occlusion, integrated gradients", open=False):
+                patch = gr.Slider(4, 32, value=OCCLUSION_PATCH_PIXELS, step=1, label=PATCH_LABEL)
+                stride = gr.Slider(0, 16, value=0, step=1, label=STRIDE_LABEL)
+                baseline = gr.Radio(list(BASELINES), value="black", label=BASELINE_LABEL)
             with gr.Row():
-                age_map = gr.Image(label="Age model", height=280, elem_id="age-map")
-                gender_map = gr.Image(label="Gender model", height=280, elem_id="gender-map")
+                age_map = gr.Image(label="Age model", height=MAP_HEIGHT, elem_id="age-map")
+                gender_map = gr.Image(label="Gender model", height=MAP_HEIGHT, elem_id="gender-map")
             with gr.Row():
                 make_slide = gr.Button("Make a slide of every method (1920x1080 PNG)")
             slide_image = gr.Image(
@@ -252,13 +318,13 @@ def build_demo() -> gr.Blocks:
             api_result = gr.JSON(visible=False)
             with examples_slot:
                 gr.Examples(
-                    [[str(p), "cropped"] for p in sorted(EXAMPLES_DIR.glob("*.png"))],
+                    [[str(p), "cropped"] for p in example_photos()],
                     inputs=[photo, variant],
                     outputs=[labelled, table, faces_state, face, note],
                     fn=analyse,
                     cache_examples=True,
                     cache_mode="lazy",
-                    label="Examples (drawn faces, free to use)",
+                    label="Examples: public-domain photos (credits: webapp/examples), drawn faces",
                 )
         live_tab(VARIANT_CHOICES)
         many_photos_tab(VARIANT_CHOICES)
@@ -291,21 +357,26 @@ def build_demo() -> gr.Blocks:
         with gr.Tab("About"):
             gr.Markdown(ABOUT)
 
+        map_inputs = [faces_state, face, method, opacity, patch, stride, baseline]
         run.click(
             analyse,
             [photo, variant],
             [labelled, table, faces_state, face, note],
             api_name="analyse",
             api_visibility="undocumented",
-        ).then(face_maps, [faces_state, face, method, opacity], [age_map, gender_map])
-        for control in (face, method, opacity):
+        ).then(face_maps, map_inputs, [age_map, gender_map])
+        for control in (face, method, opacity, patch, stride, baseline):
             control.change(
                 face_maps,
-                [faces_state, face, method, opacity],
+                map_inputs,
                 [age_map, gender_map],
                 api_name="face_maps" if control is method else None,
                 api_visibility="undocumented",
             )
+        method.change(method_note, [method, variant], verdict, api_visibility="undocumented")
+        variant.change(
+            method_menu, [method, variant], [method, verdict], api_visibility="undocumented"
+        )
         make_slide.click(
             slide, [faces_state, face, opacity], slide_image, api_visibility="undocumented"
         )
