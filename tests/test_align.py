@@ -5,8 +5,8 @@ import pytest
 from PIL import Image
 
 from data_prep.align import ChipTemplate, align_face, chip_inputs, measure_template
-from data_prep.faces import Face, face_crop
-from tests.synthetic import draw_face
+from data_prep.faces import Face, FaceDetector, _mapped, _retry_view, face_crop
+from tests.synthetic import draw_face, noise_image
 
 TEMPLATE = ChipTemplate(
     landmarks=((59.4, 57.3), (136.7, 57.4), (97.4, 103.4), (62.7, 137.1), (132.9, 137.2)),
@@ -91,3 +91,24 @@ def test_both_variants_are_cut_from_the_aligned_chip():
     np.testing.assert_array_equal(inputs["full"], np.asarray(chip.resize((64, 64), Image.BILINEAR)))
     expected = face_crop(chip, Face(*TEMPLATE.face_box, confidence=1.0), 64)
     np.testing.assert_array_equal(inputs["cropped"], expected)
+
+
+def test_a_face_mtcnn_misses_upright_is_found_in_a_tilted_retry_view():
+    detector = FaceDetector()  # photos are searched at up to 640 pixels, as in the demo
+    scene = noise_image(200, seed=3).resize((640, 480))
+    scene.paste(draw_face(240, seed=1).rotate(70, expand=True, fillcolor=(90, 90, 90)), (150, 60))
+    pixels = np.asarray(scene)
+    assert detector._detect_batch([pixels]) == [[]]  # MTCNN alone gives up at 70 degrees
+    [face] = detector.detect([pixels])[0]
+    centre = (150 + 313 / 2, 60 + 313 / 2)  # the tilted face's middle in the scene
+    assert face.x < centre[0] < face.x + face.width and face.y < centre[1] < face.y + face.height
+
+
+@pytest.mark.parametrize("tilt", [0.0, -20.0, 20.0])
+def test_retry_views_map_their_pixels_back_to_the_image(tilt):
+    image = np.zeros((300, 400, 3), np.uint8)
+    image[120:123, 250:253] = 255  # a bright dot centred on (251, 121)
+    view, to_image = _retry_view(image, tilt)
+    y, x = np.unravel_index(view[..., 0].astype(float).argmax(), view.shape[:2])
+    back = _mapped(Face(x, y, 1, 1, 1.0, ((x, y),) * 5), to_image).landmarks[0]
+    assert abs(back[0] - 251) < 2 and abs(back[1] - 121) < 2
