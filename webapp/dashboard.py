@@ -125,7 +125,8 @@ def predict_view(contents, variant, true_age, true_gender) -> tuple[list, list, 
         "faces": [png_url(face.face) for face in result.faces],
         "ages": [face.age for face in result.faces],
     }
-    return cards, [], store
+    alerts = [dbc.Alert(result.message, color="warning")] if result.message else []
+    return cards, alerts, store
 
 
 def _face_from_url(url: str) -> np.ndarray:

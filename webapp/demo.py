@@ -135,13 +135,12 @@ def analyse(photo: str | None, variant: str):
         result.photo, [f.box for f in result.faces], [f.label() for f in result.faces], scale
     )
     choices = [(f"Face {n}: {f.label()}", n - 1) for n, f in enumerate(result.faces, start=1)]
+    note = result.message or ""
     if result.faces:
-        note = (
-            f"{len(result.faces)} face(s). Age: the model's estimate, and the range that held "
-            "the true age for 80% of test faces like it. Gender: the model's probability."
+        note += (
+            f"\n\n{len(result.faces)} face(s). Age: the model's estimate, and the range that "
+            "held the true age for 80% of test faces like it. Gender: the model's probability."
         )
-    else:
-        note = result.message
     selector = gr.update(choices=choices, value=0 if choices else None)
     return labelled, faces_table(result.faces), result.faces, selector, note
 
@@ -195,8 +194,8 @@ def face_maps(
 
 
 def face_variant(faces: list[FacePrediction]) -> str:
-    """Which variant produced these faces (a detection confidence means the cropped one)."""
-    return "full" if faces[0].detection_confidence is None else "cropped"
+    """Which variant produced these faces."""
+    return faces[0].variant
 
 
 def slide(faces: list[FacePrediction] | None, index: int | None, opacity: float):
@@ -237,9 +236,12 @@ over 80 (too few to learn) and kept a third of the toddlers aged 0-4 (they would
 dominate), then split 70/15/15 into training, validation and test sets, stratified by age and
 gender.
 
-**Two variants.** *Cropped face*: a face detector (MTCNN) finds every face, each is cropped
-tightly and judged on its own. *Full image*: the whole picture, as UTKFace's chips show it
-(hair, neck, some background); it needs no detector but expects one face filling the photo.
+**Two variants, one geometry.** A face detector (MTCNN) finds every face and its eyes, nose
+and mouth corners; each face is then rotated, scaled and shifted so that these five points sit
+where they sit in UTKFace's training chips (eyes level, one size, centred). *Full image* judges
+that whole aligned chip (face, hair, a little neck and background); *cropped face* judges its
+tight crop, forehead to chin. Only when no face is found does the full-image model judge the
+whole picture, and it says so.
 
 **The margin.** The interval after the age is calibrated on held-out faces (split-conformal,
 per predicted-age range): for 80% of test faces with a similar prediction, the true age fell
