@@ -64,3 +64,17 @@ def test_an_unchecked_method_says_how_to_check_it():
     verdict = sanity.verdict(None, "occlusion")
     assert verdict.passes is None and verdict.label == "Occlusion"
     assert "python -m model.average_maps" in verdict.words()
+
+
+@pytest.mark.parametrize("variant", ["cropped", "full"])
+def test_the_shipped_check_covers_all_seven_methods_of_both_models(variant):
+    report = sanity.load(variant)
+    assert report is not None, "python -m model.average_maps writes it beside the weights"
+    assert report["faces"] >= sanity.SANITY_FACES
+    for task in ("age", "gender"):
+        assert set(report["correlations"][task]) == set(METHODS)
+    for method in METHODS:
+        worst = max(report["correlations"][task][method] for task in ("age", "gender"))
+        assert report["passes"][method] == (worst < report["pass_below"])
+    # the CAM methods pass on the shipped models (tests/test_shipped_models.py checks it afresh)
+    assert all(report["passes"][method] for method in ("gradcam", "gradcam++", "scorecam"))
