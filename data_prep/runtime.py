@@ -6,9 +6,10 @@ here, once. A variable the user has set is left as it is.
 
 ``TF_ENABLE_ONEDNN_OPTS=0``: TensorFlow 2.21's oneDNN kernels crash the interpreter (SIGSEGV
 or SIGABRT) on CPUs with AVX-512, both AMD EPYC and Intel Xeon, when they compute the gradient
-of a 1x1 stride-2 convolution for a batch of one image: exactly what a saliency map of one
-face does through the residual shortcut of our CNNs. TensorFlow's own kernels are as fast for
-inference and explanations (README, "Benchmarks").
+of a 1x1 stride-2 convolution for some shapes (a batch of one or three images through a few
+channels): what a saliency map of one face computes through the residual shortcut of our
+CNNs. TensorFlow's own kernels cost inference nothing measurable; training is faster with
+oneDNN and may turn it on (README, "Benchmarks" and "Troubleshooting").
 """
 
 from __future__ import annotations

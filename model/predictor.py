@@ -155,7 +155,7 @@ class Predictor:
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
         variant_dir = Path(weights) / variant
-        self.variant = variant
+        self.variant, self.weights = variant, Path(weights)
         self.age_model = load_for_inference(variant_dir, "age")
         self.gender_model = load_for_inference(variant_dir, "gender")
         self.calibration = AgeCalibration.load(variant_dir / CALIBRATION_FILE)
@@ -238,13 +238,10 @@ class Predictor:
         face: FacePrediction,
         methods=tuple(METHODS),
         opacity: float = 0.5,
-        sanity_report: dict | None = None,
     ) -> bytes:
         """A 1920x1080 PNG for slides: the face, then every method for age and for gender.
-        Methods that fail the sanity check are marked, by `sanity_report` (`sanity.load`);
-        None reads the one stored with the shipped weights (``{}``: mark nothing)."""
-        if sanity_report is None:
-            sanity_report = sanity.load(self.variant)
+        Methods that fail the sanity check stored beside this predictor's weights are marked."""
+        sanity_report = sanity.load(self.variant, self.weights)
         failing = tuple(m for m in methods if sanity.verdict(sanity_report, m).passes is False)
         maps = {task: {} for task in TASK_NAMES}
         for method in methods:
