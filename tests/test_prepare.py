@@ -43,7 +43,8 @@ def test_prepare_writes_manifest_arrays_and_report(prepared):
     }  # fmt: skip
     template = ChipTemplate.load(out / TEMPLATE)
     assert template.chips == report["distributions"]["train"]["count"] - sum(
-        not found for found, split in zip(manifest["face_found"], manifest["split"], strict=True)
+        not found
+        for found, split in zip(manifest["face_found"], manifest["split"], strict=True)
         if split == "train"
     )
     assert json.loads((out / "report.json").read_text()) == report
