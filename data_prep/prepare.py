@@ -118,25 +118,21 @@ def _detect(
     out: Path,
     config: PrepareConfig,
     detector: FaceDetector,
-) -> tuple[list[Face | None], list[int], int]:
+) -> tuple[list[Face | None], int]:
     """The largest face of each kept image (None where there is none), reusing the saved
-    detections; returns the faces, each image's width and how many came from the cache."""
+    detections (only the others are decoded); returns the faces and how many were cached."""
     cache_path = out / DETECTIONS
     cache = _load_detections(cache_path, config)
     files = kept["file"].tolist()
-    n_cached = sum(file in cache for file in files)
-    widths = []
-    with tqdm(total=len(files), desc="Detecting faces") as progress:
-        for start in range(0, len(files), config.detect_batch):
-            batch = files[start : start + config.detect_batch]
-            images = [load_image(blobs[file]) for file in batch]
-            widths += [image.width for image in images]
-            missing = [i for i, file in enumerate(batch) if file not in cache]
-            found = detector.detect_largest([np.asarray(images[i]) for i in missing])
-            cache.update((batch[i], face) for i, face in zip(missing, found, strict=True))
+    missing = [file for file in files if file not in cache]
+    with tqdm(total=len(missing), desc="Detecting faces") as progress:
+        for start in range(0, len(missing), config.detect_batch):
+            batch = missing[start : start + config.detect_batch]
+            images = [np.asarray(load_image(blobs[file])) for file in batch]
+            cache.update(zip(batch, detector.detect_largest(images), strict=True))
             progress.update(len(batch))
     _save_detections(cache_path, cache, config)
-    return [cache[file] for file in files], widths, n_cached  # fmt: skip
+    return [cache[file] for file in files], len(files) - len(missing)
 
 
 def _build_arrays(
@@ -198,14 +194,14 @@ def prepare(
     timings["rebalance_and_split_s"] = time.perf_counter() - step
 
     step = time.perf_counter()
-    found, widths, n_cached = _detect(kept, blobs, out, config, detector)
+    found, n_cached = _detect(kept, blobs, out, config, detector)
     timings["detect_s"] = time.perf_counter() - step
 
     step = time.perf_counter()
     is_train = (kept["split"] == "train").to_numpy()
     template = measure_template(
         [face for face, train in zip(found, is_train, strict=True) if train],
-        [width for width, train in zip(widths, is_train, strict=True) if train],
+        kept.loc[is_train, "width"].tolist(),
     )
     template.save(out / TEMPLATE)
     faces = [

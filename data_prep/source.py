@@ -21,8 +21,8 @@ class SourceError(ValueError):
     """The source path is neither a folder nor a readable archive."""
 
 
-def _is_hidden(path: str) -> bool:
-    """macOS metadata ('__MACOSX', '._x') and dot files are never data."""
+def is_hidden(path: str) -> bool:
+    """macOS metadata ('__MACOSX', '._x') and dot files are never data (nor a user's photos)."""
     return any(part.startswith((".", "__MACOSX")) for part in PurePosixPath(path).parts)
 
 
@@ -30,17 +30,17 @@ def _entries(source: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
     """Yield ``(path inside the source, reader of its bytes)`` for every non-hidden file."""
     if source.is_dir():
         for path in sorted(source.rglob("*")):
-            if path.is_file() and not _is_hidden(str(path.relative_to(source))):
+            if path.is_file() and not is_hidden(str(path.relative_to(source))):
                 yield str(path.relative_to(source)), path.read_bytes
     elif source.name.lower().endswith(".zip"):
         with zipfile.ZipFile(source) as archive:
             for info in archive.infolist():
-                if not info.is_dir() and not _is_hidden(info.filename):
+                if not info.is_dir() and not is_hidden(info.filename):
                     yield info.filename, partial(archive.read, info)
     else:
         with tarfile.open(source) as archive:
             for member in archive:
-                if member.isfile() and not _is_hidden(member.name):
+                if member.isfile() and not is_hidden(member.name):
                     yield member.name, partial(_read_member, archive, member)
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from data_prep.source import is_hidden
 from model.predictor import VARIANT_NAMES, ImageError, Predictor
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
@@ -65,11 +66,6 @@ class Photo:
             return 0
 
 
-def _is_hidden(relative: str) -> bool:
-    """Dot files and the __MACOSX folder macOS adds to zips: never the user's photos."""
-    return any(part.startswith(".") or part == "__MACOSX" for part in Path(relative).parts)
-
-
 def _row(name: str, status: str, reason: str = "", **values) -> dict:
     return {column: "" for column in COLUMNS} | {"file": name, "status": status,
                                                    "reason": reason} | values  # fmt: skip
@@ -84,7 +80,7 @@ def _archive_photos(path: Path, label: str, stack: ExitStack) -> tuple[list[Phot
         return [], [_row(label, "unreadable", f"not a readable zip archive ({error})")]
     photos, skipped = [], []
     for info in sorted(archive.infolist(), key=lambda info: info.filename):
-        if info.is_dir() or _is_hidden(info.filename):
+        if info.is_dir() or is_hidden(info.filename):
             continue
         name = f"{label}/{info.filename}"
         if Path(info.filename).suffix.lower() in PHOTO_SUFFIXES:
@@ -118,7 +114,7 @@ def open_photos(paths: Sequence[str | Path]) -> Iterator[tuple[list[Photo], list
             if item.is_dir():
                 for path in sorted(p for p in item.rglob("*") if p.is_file()):
                     relative = path.relative_to(item).as_posix()
-                    if not _is_hidden(relative):
+                    if not is_hidden(relative):
                         add(path, relative)
             elif item.is_file():
                 add(item, item.name)

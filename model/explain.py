@@ -276,8 +276,7 @@ class Explainer:
     def _score_gradient(self, images):
         with tf.GradientTape() as tape:
             tape.watch(images)
-            outputs = self.model(images, training=False)[:, 0]
-            score = outputs if self.task == "age" else 100.0 * outputs
+            score = self._in_units(self.model(images, training=False)[:, 0])
         return tape.gradient(score, images)
 
     def integrated_gradients(

@@ -22,13 +22,12 @@ from model.predictor import (
     VARIANT_NAMES,
     FacePrediction,
     ImageError,
-    Predictor,
-    shared_predictor,
 )
 from model.render import annotate, map_picture
 from webapp import figures
 from webapp.live import live_tab
 from webapp.many_photos import many_photos_tab
+from webapp.variants import predictor
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +53,6 @@ CACHE_CLEANUP = (min(60, CACHE_SECONDS), CACHE_SECONDS)
 """Gradio deletes cached uploads and pictures older than `CACHE_SECONDS` (120 by default;
 the environment variable DEMO_CACHE_SECONDS changes it), checking every minute at most."""
 UNEXPECTED = "Something went wrong while reading this photo. Please try another one."
-
-
-def predictor(variant: str) -> Predictor:
-    """The shared predictor of a variant; an unknown variant is a readable error."""
-    if variant not in VARIANT_NAMES:
-        raise gr.Error(f"Unknown model {variant!r}: choose 'cropped' or 'full'.")
-    return shared_predictor(variant)
 
 
 class PhotoInput(gr.Image):

@@ -21,8 +21,9 @@ import numpy as np
 from gradio.data_classes import ImageData
 from PIL import Image
 
-from model.predictor import VARIANT_NAMES, shared_predictor
+from model.predictor import shared_predictor
 from model.render import annotate
+from webapp.variants import check_variant
 
 DETECT_SIDE = 320
 """Longer side, in pixels, of the copy of each frame the faces are found in (640x480 -> 320x240)."""
@@ -121,8 +122,7 @@ def label_frame(
     faces = faces or LiveFaces()
     if frame is None:
         return None, faces
-    if variant not in VARIANT_NAMES:
-        raise gr.Error(f"Unknown model {variant!r}: choose 'cropped' or 'full'.")
+    check_variant(variant)
     if faces.search is not None and (faces.labels is None or faces.search.done()):
         faces.labels = faces.search.result()
         faces.search = None

@@ -21,7 +21,8 @@ from gradio.utils import get_upload_folder
 from gradio_client.utils import is_valid_file
 
 from model.batch import PHOTO_SUFFIXES, BatchResult, open_photos, predict_photos, write_csv
-from model.predictor import VARIANT_NAMES, shared_predictor
+from model.predictor import shared_predictor
+from webapp.variants import check_variant
 
 MAX_PHOTOS = 30
 """Photos per request (after unzipping)."""
@@ -84,8 +85,7 @@ def run_batch(files: list[str] | None, variant: str, progress=None) -> tuple[Bat
     over the limits, without files or without a single photo is a readable `gr.Error`."""
     if not files:
         raise gr.Error("Please upload a zip or some photos first.")
-    if variant not in VARIANT_NAMES:
-        raise gr.Error(f"Unknown model {variant!r}: choose 'cropped' or 'full'.")
+    check_variant(variant)
     missing = [Path(file).name for file in files if not Path(file).is_file()]
     if missing:
         raise gr.Error(
