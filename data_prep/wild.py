@@ -38,7 +38,9 @@ IMAGES = "images"
 class WildConfig:
     seed: int = field(default=0, metadata={"help": "seed of every random choice"})
     split: str = field(default="test", metadata={"help": "split of the prepared folder to use"})
-    limit: int = field(default=0, metadata={"help": "use only the first N chips (0: all)"})
+    limit: int = field(
+        default=0, metadata={"help": "use N random chips of the split, drawn with --seed (0: all)"}
+    )
     scene_side: tuple[int, ...] = field(
         default=(320, 720), metadata={"help": "range of the scene's longer side, pixels"}
     )
@@ -151,7 +153,8 @@ def build_wild_set(
     manifest = pd.read_csv(Path(prepared) / MANIFEST)
     chosen = manifest[manifest["split"] == config.split]
     if config.limit:
-        chosen = chosen.head(config.limit)
+        chosen = chosen.sample(min(config.limit, len(chosen)), random_state=config.seed)
+        chosen = chosen.sort_index()
     wanted = dict(zip(chosen["file"], range(len(chosen)), strict=True))
     rows = []
     with tqdm(total=len(wanted), desc="Making wild photos") as progress:

@@ -30,6 +30,20 @@ class TrainConfig:
     blocks_per_stage: int = field(default=1, metadata={"help": "residual blocks per stage"})
     dropout: float = field(default=0.3, metadata={"help": "dropout before the output unit"})
     augment: bool = field(default=True, metadata={"help": "flip/shift/rotate/zoom/colour"})
+    photo_damage: float = field(
+        default=1.0,
+        metadata={
+            "help": "how often photo damage (grey, fading, casts, blur, JPEG, noise, cutout) "
+            "is applied: scales every share of model.augment.PhotoDamage; 0: never"
+        },
+    )
+    age_balance: float = field(
+        default=0.5,
+        metadata={
+            "help": "age only: weight rows by their 5-year band's count to this power, "
+            "negated (0: equal weights, 1: every band weighs the same)"
+        },
+    )
     patience: int = field(default=8, metadata={"help": "early-stopping patience in epochs"})
     max_minutes: float = field(
         default=60.0, metadata={"help": "stop before an epoch that would end past this"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from model.augment import face_augmenter
+from model.augment import PhotoDamage, face_augmenter, photo_damage
 
 
 def make_dataset(
@@ -15,20 +15,37 @@ def make_dataset(
     training: bool,
     augment: bool,
     seed: int = 0,
+    damage: PhotoDamage | None = None,
+    sample_weights: np.ndarray | None = None,
 ) -> tf.data.Dataset:
-    """Batches of (float32 pixels (B, S, S, 3) in [0, 255], float32 targets (B,)).
+    """Batches of (float32 pixels (B, S, S, 3) in [0, 255], float32 targets (B,)), with float32
+    weights (B,) as a third element when `sample_weights` are given.
 
-    Training data is reshuffled every epoch and, if `augment`, randomly transformed.
+    Training data is reshuffled every epoch; if `augment`, it is randomly transformed
+    (`face_augmenter`), and if `damage` is given, randomly damaged as photos are (`photo_damage`).
     """
-    dataset = tf.data.Dataset.from_tensor_slices((images, targets.astype(np.float32)))
+    columns = (images, targets.astype(np.float32))
+    if sample_weights is not None:
+        columns += (sample_weights.astype(np.float32),)
+    dataset = tf.data.Dataset.from_tensor_slices(columns)
     if training:
         dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size).map(
-        lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE
+        lambda x, *rest: (tf.cast(x, tf.float32), *rest), num_parallel_calls=tf.data.AUTOTUNE
     )
     if training and augment:
         augmenter = face_augmenter(seed)
         dataset = dataset.map(
-            lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE
+            lambda x, *rest: (augmenter(x, training=True), *rest),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    if training and damage is not None:
+        seeds = tf.data.Dataset.random(seed, rerandomize_each_iteration=True).batch(2)
+        dataset = tf.data.Dataset.zip(dataset, seeds).map(
+            lambda batch, pair: (
+                photo_damage(batch[0], tf.cast(pair % (2**31 - 1), tf.int32), damage),
+                *batch[1:],
+            ),
+            num_parallel_calls=tf.data.AUTOTUNE,
         )
     return dataset.prefetch(tf.data.AUTOTUNE)

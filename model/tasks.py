@@ -33,6 +33,10 @@ class Task:
         """Initial bias of the output unit, so training starts at the label mean."""
         raise NotImplementedError
 
+    def sample_weights(self, targets: np.ndarray, balance: float) -> np.ndarray | None:
+        """Weight of each training row in the loss (mean 1), or None for equal weights."""
+        return None
+
 
 class AgeTask(Task):
     """Age in years: one ReLU unit, mean squared error, mean absolute error reported."""
@@ -45,6 +49,16 @@ class AgeTask(Task):
 
     def output_bias(self, targets: np.ndarray) -> float:
         return float(np.mean(targets))
+
+    def sample_weights(self, targets: np.ndarray, balance: float) -> np.ndarray | None:
+        """Rows of rare ages weigh more: a row's weight is the count of its 5-year age band
+        to the power -`balance` (0: equal weights, 1: every band weighs the same in all).
+        The loss stays the mean squared error; only its average over rows changes."""
+        if balance == 0:
+            return None
+        bands = (targets // AGE_BAND_YEARS).astype(int)
+        weights = np.bincount(bands)[bands].astype(np.float64) ** -balance
+        return weights / weights.mean()
 
 
 class GenderTask(Task):
@@ -60,6 +74,8 @@ class GenderTask(Task):
         share = float(np.clip(np.mean(targets), 1e-3, 1 - 1e-3))
         return float(np.log(share / (1 - share)))
 
+
+AGE_BAND_YEARS = 5
 
 TASKS: dict[str, Task] = {
     "age": AgeTask("age", activation="relu", loss="mean_squared_error", monitor="val_mae"),

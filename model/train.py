@@ -26,6 +26,7 @@ import tensorflow as tf
 from data_prep import load_split
 from data_prep.align import TEMPLATE
 from data_prep.config import add_config_arguments, config_from_args
+from model.augment import PhotoDamage
 from model.config import ModelFiles, TrainConfig
 from model.data import make_dataset
 from model.networks import build_model, compile_model, save_for_inference
@@ -170,8 +171,19 @@ def train(config: TrainConfig) -> dict:
         keras.callbacks.EarlyStopping(task.monitor, patience=config.patience),
         keras.callbacks.CSVLogger(files.history, append=True),
     ]
+    damage = PhotoDamage().scaled(config.photo_damage) if config.photo_damage else None
+    train_data = make_dataset(
+        train_x,
+        train_y,
+        config.batch_size,
+        True,
+        config.augment,
+        config.seed,
+        damage,
+        task.sample_weights(train_y, config.age_balance),
+    )
     model.fit(
-        make_dataset(train_x, train_y, config.batch_size, True, config.augment, config.seed),
+        train_data,
         validation_data=val_data,
         epochs=schedule_start + config.epochs,
         initial_epoch=run["epochs_done"],
