@@ -44,6 +44,14 @@ class TrainConfig:
             "negated (0: equal weights, 1: every band weighs the same)"
         },
     )
+    keep: str = field(
+        default="best",
+        metadata={
+            "help": "which epoch ships: best (best validation metric; when resuming from the "
+            "shipped model, it must beat that model) or last (the end of the schedule, for a "
+            "changed training goal the clean validation metric does not measure)"
+        },
+    )
     patience: int = field(default=8, metadata={"help": "early-stopping patience in epochs"})
     max_minutes: float = field(
         default=60.0, metadata={"help": "stop before an epoch that would end past this"}

@@ -43,13 +43,14 @@ def learning_rate_at(epoch: int, config: TrainConfig) -> float:
 
 
 class EpochBookkeeping(keras.callbacks.Callback):
-    """After every epoch: adds learning rate and epoch seconds to the logs, saves the best
-    inference model, the resume checkpoint and the run information (so a run killed mid-way
-    can still be resumed), and stops before an epoch that would overrun the time budget."""
+    """After every epoch: adds learning rate and epoch seconds to the logs; saves the inference
+    model if this epoch is the one to ship (`keep`: "best" so far, or "last"), the resume
+    checkpoint and the run information (so a run killed mid-way can still be resumed); stops
+    before an epoch that would overrun the time budget."""
 
-    def __init__(self, files: ModelFiles, monitor: str, run: dict, max_seconds: float):
+    def __init__(self, files: ModelFiles, monitor: str, run: dict, max_seconds: float, keep: str):
         super().__init__()
-        self.files, self.monitor, self.run = files, monitor, run
+        self.files, self.monitor, self.run, self.keep = files, monitor, run, keep
         self.max_seconds = max_seconds
         self.started = time.perf_counter()
         self.epochs_before = run["epochs_done"]
@@ -67,7 +68,7 @@ class EpochBookkeeping(keras.callbacks.Callback):
             keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
         )
         logs["epoch_seconds"] = seconds
-        if logs[self.monitor] < self.run["best_value"]:
+        if self.keep == "last" or logs[self.monitor] < self.run["best_value"]:
             self.run.update(best_value=float(logs[self.monitor]), best_epoch=epoch + 1)
             save_for_inference(self.model, self.files.model)
         self.model.save(self.files.resume)
@@ -167,7 +168,7 @@ def train(config: TrainConfig) -> dict:
         keras.callbacks.LearningRateScheduler(
             lambda epoch: learning_rate_at(epoch - schedule_start, config)
         ),
-        EpochBookkeeping(files, task.monitor, run, config.max_minutes * 60),
+        EpochBookkeeping(files, task.monitor, run, config.max_minutes * 60, config.keep),
         keras.callbacks.EarlyStopping(task.monitor, patience=config.patience),
         keras.callbacks.CSVLogger(files.history, append=True),
     ]
@@ -204,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     config = config_from_args(TrainConfig, parser.parse_args(argv))
     if config.task not in TASKS or config.variant not in ("full", "cropped"):
         parser.error("--task must be age or gender, --variant full or cropped")
+    if config.keep not in ("best", "last"):
+        parser.error("--keep must be best or last")
     run = train(config)
     print(
         json.dumps(

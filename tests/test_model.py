@@ -250,3 +250,29 @@ def test_predictions_average_a_face_with_its_mirror_image():
         predict_outputs(model, faces, batch_size=2), (plain + mirrored) / 2, rtol=1e-5
     )
     assert not np.allclose(plain, mirrored)  # the check would be empty for a symmetric model
+
+
+@pytest.mark.parametrize("keep", ["best", "last"])
+def test_keep_says_whether_a_worse_last_epoch_ships(smoke_weights, prepared, tmp_path, keep):
+    """Resuming from a shipped model: `best` keeps it when the new epoch is worse on
+    validation, `last` ships the new epoch anyway (a training goal validation does not see)."""
+    import shutil
+
+    out = tmp_path / "weights"
+    shutil.copytree(smoke_weights, out)
+    files = ModelFiles(out / "cropped", "gender")
+    files.resume.unlink()
+    before = json.loads(files.run_info.read_text())
+    shipped_weights = keras.models.load_model(files.model, compile=False).get_weights()
+    arguments = ["--task", "gender", "--variant", "cropped", "--data", str(prepared[0]),
+                 "--out", str(out), "--epochs", "1", "--warmup-epochs", "0", "--batch-size", "8",
+                 "--stem-width", "8", "--widths", "8", "16", "--learning-rate", "50",
+                 "--resume", "--keep", keep]  # fmt: skip
+    assert train_main(arguments) == 0
+    after = json.loads(files.run_info.read_text())
+    weights = keras.models.load_model(files.model, compile=False).get_weights()
+    unchanged = all(np.array_equal(a, b) for a, b in zip(weights, shipped_weights, strict=True))
+    if keep == "best":
+        assert unchanged and after["best_epoch"] == before["best_epoch"]
+    else:
+        assert not unchanged and after["best_epoch"] == after["epochs_done"]
