@@ -2,9 +2,10 @@
 
 Measures the cold start (a fresh interpreter importing the package and loading one variant),
 the median latency of a prediction per variant on a 1280x960 photo with one face (decoding,
-detection and alignment included), the median latency of each explanation method for one face
-and one model (for occlusion and integrated gradients also for both models, as the demo shows
-them), and the peak resident memory. Prints a table and writes JSON (``--out``) with
+detection and alignment included) and of its two models alone on the aligned face (age and
+gender, each averaged with the mirrored face), the median latency of each explanation method
+for one face and one model (for occlusion and integrated gradients also for both models, as
+the demo shows them), and the peak resident memory. Prints a table and writes JSON (``--out``) with
 the oneDNN setting it ran under (``TF_ENABLE_ONEDNN_OPTS=1 python benchmarks/bench_inference.py
 --methods`` times the predictions with oneDNN on: the maps crash it on AVX-512 CPUs).
 """
@@ -28,6 +29,8 @@ TARGETS = {
     "cold_start_s": 15,
     "predict_full_p50_ms": 250,
     "predict_cropped_p50_ms": 250,
+    "models_full_p50_ms": 40,
+    "models_cropped_p50_ms": 40,
     "explain_gradcam_p50_ms": 200,
     "explain_gradcam++_p50_ms": 200,
     "explain_smoothgrad_p50_ms": 1500,
@@ -78,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     predictors = {variant: Predictor(variant) for variant in ("full", "cropped")}
     for variant, predictor in predictors.items():
         results[f"predict_{variant}_p50_ms"] = p50_ms(predictor.predict, (photo,), args.repeats)
+        aligned = predictor.predict(photo).faces[0].face[None]
+        results[f"models_{variant}_p50_ms"] = p50_ms(
+            predictor.predict_faces, (aligned,), args.repeats
+        )
     [face] = predictors["cropped"].predict(photo).faces
     explainer = predictors["cropped"].explainer("age")
     for method in METHODS if args.methods is None else args.methods:
