@@ -24,7 +24,8 @@ def run_info(variant: str, task: str, weights: str | Path = WEIGHTS_DIR) -> dict
 
 def metrics(variant: str, weights: str | Path = WEIGHTS_DIR, split: str = "test") -> dict:
     """The variant's evaluation on a split (``python -m model.evaluate`` output):
-    ``metrics.json`` for the test split, ``metrics_<split>.json`` for train and val."""
+    ``metrics.json`` for the test split, ``metrics_<split>.json`` for train and val, and
+    ``metrics_wild.json`` for the wild set (``model.evaluate --photos``)."""
     name = METRICS_FILE if split == "test" else METRICS_FILE.replace(".json", f"_{split}.json")
     return json.loads((Path(weights) / variant / name).read_text())
 
