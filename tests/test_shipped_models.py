@@ -50,6 +50,15 @@ def test_shipped_metrics_and_calibration_are_consistent(variant):
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
+def test_shipped_wild_set_metrics_come_from_photos_through_the_detector(variant):
+    """The photo-like wild set (`data_prep wild`) evaluated through the Predictor, as an upload."""
+    wild, clean = shipped.metrics(variant, split="wild"), shipped.metrics(variant)
+    assert wild["photos"] > 2000 and 0 <= wild["no_face_found"] < 0.05 * wild["photos"]
+    assert set(wild["by_age_bucket"]) == set(clean["by_age_bucket"])
+    assert wild["age"]["mae"] > 0 and 0.5 < wild["gender"]["accuracy"] <= 1
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("task", ["age", "gender"])
 def test_shipped_maps_pass_the_model_randomisation_sanity_check(variant, task):
     """Adebayo et al. (2018): maps of the trained model must differ clearly from maps of the
