@@ -219,7 +219,9 @@ ABOUT = """
 
 **What it does.** It estimates a person's age and gender from a face photo with two small
 convolutional networks per input variant (one for age, one for gender), trained from scratch on
-a CPU, and shows *why* with saliency maps.
+a CPU, and shows *why* with saliency maps. The networks also trained on faces damaged as real
+photos are (grey or faded, colour casts, blurred, compressed, noisy, partly covered), so that an
+old print or a scan is read much like a fresh colour photo.
 
 **Data.** [UTKFace](https://susanqq.github.io/UTKFace/): about 23,000 face chips aged 0-116,
 labelled with age, gender (male/female, as the data set records it) and race. Its licence
@@ -239,10 +241,11 @@ whole picture, and it says so.
 per predicted-age range): for 80% of test faces with a similar prediction, the true age fell
 inside it. It is wider for older people, whose age is harder to read.
 
-**Known limits.** Errors are largest for the elderly and gender is least reliable for young
-children. Unusual poses, heavy make-up, masks, strong lighting and photos unlike UTKFace's
-chips (drawings, very low resolution) give unreliable answers. Gender is predicted as a binary
-label because the data set has only two; it says nothing about a person's identity.
+**Known limits.** Errors are largest for the elderly, who tend to be estimated years too young,
+while children and teenagers tend to be estimated a few years too old; gender is least reliable
+for young children. Unusual poses, heavy make-up, masks, strong lighting and pictures unlike
+UTKFace's chips (drawings, very low resolution) give unreliable answers. Gender is predicted as
+a binary label because the data set has only two; it says nothing about a person's identity.
 
 **Reading the maps.** Where a map is weak the face shows through. Five methods give relative
 maps: red marks the pixels that moved the prediction most. Occlusion and integrated gradients
