@@ -79,13 +79,14 @@ def main(argv: list[str] | None = None) -> int:
 
     photo = np.asarray(load_image(args.photo) if args.photo else face_photo(1280, 960))
     predictors = {variant: Predictor(variant) for variant in ("full", "cropped")}
+    faces = {}
     for variant, predictor in predictors.items():
         results[f"predict_{variant}_p50_ms"] = p50_ms(predictor.predict, (photo,), args.repeats)
-        aligned = predictor.predict(photo).faces[0].face[None]
+        [faces[variant]] = predictor.predict(photo).faces
         results[f"models_{variant}_p50_ms"] = p50_ms(
-            predictor.predict_faces, (aligned,), args.repeats
+            predictor.predict_faces, (faces[variant].face[None],), args.repeats
         )
-    [face] = predictors["cropped"].predict(photo).faces
+    face = faces["cropped"]
     explainer = predictors["cropped"].explainer("age")
     for method in METHODS if args.methods is None else args.methods:
         slow = method in ("smoothgrad", "scorecam", "occlusion", "integrated_gradients")

@@ -16,9 +16,6 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-LUMA = (0.299, 0.587, 0.114)
-"""ITU-R BT.601 weights of red, green and blue in grey."""
-
 
 def face_augmenter(seed: int = 0) -> keras.Sequential:
     """Mirror, the aligner's jitter (shift 6%, rotation up to 11 degrees, scale 10%), light and
@@ -80,7 +77,7 @@ def photo_damage(images: tf.Tensor, seed: tf.Tensor, damage: PhotoDamage = Photo
     batch, size = shape[0], shape[1]
     x = images / 255.0
 
-    grey = tf.reduce_sum(x * tf.constant(LUMA), axis=-1, keepdims=True)
+    grey = tf.image.rgb_to_grayscale(x)
     fully_grey = _chosen(batch, damage.grey, next(seeds))
     faded = (1 - fully_grey) * _chosen(batch, damage.faded, next(seeds))
     saturation = 1 - fully_grey - faded * (1 - _uniform(batch, 0.2, 0.8, next(seeds)))

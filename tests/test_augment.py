@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -51,7 +53,7 @@ def test_the_grey_share_turns_that_share_of_faces_grey():
 
 def only(**shares: float) -> PhotoDamage:
     """No damage except the given shares."""
-    return PhotoDamage(**{**NONE.__dict__, **shares})
+    return replace(NONE, **shares)
 
 
 def test_each_kind_of_damage_does_what_it_says():
