@@ -1,4 +1,9 @@
-"""The small library of layers both CNNs are built from (one backbone, two heads)."""
+"""The small library of layers both CNNs are built from (one backbone, two heads).
+
+Layers with weights are named after their place (``stem_conv``, ``stage2_block1_bn2``), so a
+deeper or larger-input model can take over a smaller one's weights layer by layer
+(`model.networks.grow`).
+"""
 
 from __future__ import annotations
 
@@ -7,24 +12,30 @@ from keras import layers
 
 LAST_CONV = "last_conv"
 """Name of the backbone's last convolutional activation (the default Grad-CAM layer)."""
+LAST_BN = "2_bn"
+"""Suffix of a residual block's last batch norm: zero scale there makes the block the identity."""
 
 
-def conv_bn_relu(x, filters: int, stride: int = 1, name: str | None = None):
-    """3x3 convolution, batch norm, ReLU."""
-    x = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False)(x)
-    x = layers.BatchNormalization()(x)
+def conv_bn_relu(x, filters: int, stride: int, prefix: str, name: str | None = None):
+    """3x3 convolution, batch norm, ReLU (named `name`)."""
+    x = layers.Conv2D(
+        filters, 3, strides=stride, padding="same", use_bias=False, name=f"{prefix}_conv"
+    )(x)
+    x = layers.BatchNormalization(name=f"{prefix}_bn")(x)
     return layers.ReLU(name=name)(x)
 
 
-def residual_block(x, filters: int, stride: int, name: str | None = None):
+def residual_block(x, filters: int, stride: int, prefix: str, name: str | None = None):
     """Two 3x3 convolutions with a shortcut (1x1 projection when the shape changes)."""
     shortcut = x
-    y = conv_bn_relu(x, filters, stride)
-    y = layers.Conv2D(filters, 3, padding="same", use_bias=False)(y)
-    y = layers.BatchNormalization()(y)
+    y = conv_bn_relu(x, filters, stride, f"{prefix}_1")
+    y = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{prefix}_2_conv")(y)
+    y = layers.BatchNormalization(name=f"{prefix}_{LAST_BN}")(y)
     if stride != 1 or shortcut.shape[-1] != filters:
-        shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False)(shortcut)
-        shortcut = layers.BatchNormalization()(shortcut)
+        shortcut = layers.Conv2D(
+            filters, 1, strides=stride, use_bias=False, name=f"{prefix}_shortcut_conv"
+        )(shortcut)
+        shortcut = layers.BatchNormalization(name=f"{prefix}_shortcut_bn")(shortcut)
     return layers.ReLU(name=name)(layers.Add()([y, shortcut]))
 
 
@@ -42,10 +53,16 @@ def backbone(
     """
     inputs = keras.Input((input_size, input_size, 3), name="image")
     x = layers.Rescaling(1 / 127.5, offset=-1.0)(inputs)
-    x = conv_bn_relu(x, stem_width, stride=2)
+    x = conv_bn_relu(x, stem_width, 2, "stem")
     for stage, width in enumerate(widths):
         for block in range(blocks_per_stage):
             last = stage == len(widths) - 1 and block == blocks_per_stage - 1
-            x = residual_block(x, width, 2 if block == 0 else 1, name=LAST_CONV if last else None)
+            x = residual_block(
+                x,
+                width,
+                2 if block == 0 else 1,
+                f"stage{stage + 1}_block{block + 1}",
+                name=LAST_CONV if last else None,
+            )
     x = layers.GlobalAveragePooling2D()(x)
     return inputs, layers.Dropout(dropout)(x)

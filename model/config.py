@@ -61,8 +61,10 @@ class TrainConfig:
     resume: bool = field(
         default=False,
         metadata={
-            "help": "continue from the last checkpoint and its optimizer; without one, from "
-            "the saved model with a fresh optimizer and a new schedule of --epochs"
+            "help": "continue from the last checkpoint and its optimizer; without one, or "
+            "with more --blocks-per-stage or a larger input size (the data's) than the saved "
+            "model, from the saved model (grown: model.networks.grow) with a fresh optimizer "
+            "and a new schedule of --epochs"
         },
     )
 

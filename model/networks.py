@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from model.blocks import backbone
+from model.blocks import LAST_BN, backbone
 from model.config import ModelFiles, TrainConfig
 from model.tasks import Task
 
@@ -30,6 +30,39 @@ def build_model(task: Task, config: TrainConfig, input_size: int, output_bias: f
         name=task.name,
     )(features)
     return keras.Model(inputs, output, name=f"{task.name}_cnn")
+
+
+ARCHITECTURE_FIELDS = ("stem_width", "widths", "blocks_per_stage")
+"""The config fields that shape a model's weights (with the input size, from the data)."""
+
+
+def grow(
+    source: keras.Model,
+    source_config: TrainConfig,
+    task: Task,
+    config: TrainConfig,
+    input_size: int,
+) -> keras.Model:
+    """`config`'s deeper (more blocks per stage) or larger-input model, computing exactly what
+    `source` (built from `source_config`) computes: every layer the two share takes `source`'s
+    weights, and each added residual block starts as the identity (its last batch norm scales
+    by zero; the block's input is a ReLU output, so the block passes it through unchanged).
+    Widths must stay the same."""
+    if config.blocks_per_stage < source_config.blocks_per_stage or (
+        config.stem_width,
+        tuple(config.widths),
+    ) != (source_config.stem_width, tuple(source_config.widths)):
+        raise ValueError("a model can only grow deeper or take larger inputs, not change widths")
+    named = build_model(task, source_config, source.input_shape[1])
+    named.set_weights(source.get_weights())  # the same builder: the same weight order
+    shared = {layer.name: layer for layer in named.layers}
+    grown = build_model(task, config, input_size)
+    for layer in grown.layers:
+        if layer.name in shared:
+            layer.set_weights(shared[layer.name].get_weights())
+        elif layer.name.endswith(LAST_BN):
+            layer.gamma.assign(np.zeros(layer.gamma.shape, np.float32))
+    return grown
 
 
 def compile_model(model: keras.Model, task: Task, config: TrainConfig) -> None:

@@ -29,7 +29,13 @@ from data_prep.config import add_config_arguments, config_from_args
 from model.augment import PhotoDamage
 from model.config import ModelFiles, TrainConfig
 from model.data import make_dataset
-from model.networks import build_model, compile_model, save_for_inference
+from model.networks import (
+    ARCHITECTURE_FIELDS,
+    build_model,
+    compile_model,
+    grow,
+    save_for_inference,
+)
 from model.tasks import TASKS
 
 
@@ -97,6 +103,17 @@ def _labelled(data, task, limit: int):
     return (images[:limit], targets[:limit]) if limit else (images, targets)
 
 
+def _saved_config(run: dict) -> TrainConfig:
+    """The config a saved run was trained with."""
+    fields = TrainConfig.__annotations__
+    saved = {key: value for key, value in run["config"].items() if key in fields}
+    return TrainConfig(**{**saved, "widths": tuple(saved["widths"])})
+
+
+def _architecture(config: TrainConfig, input_size: int) -> dict:
+    return {"input_size": input_size, **{f: getattr(config, f) for f in ARCHITECTURE_FIELDS}}
+
+
 def train(config: TrainConfig) -> dict:
     """Train (or resume) one model as `config` says; returns the run information written."""
     task = TASKS[config.task]
@@ -119,21 +136,29 @@ def train(config: TrainConfig) -> dict:
     val_data = make_dataset(val_x, val_y, 256, False, False)
     has_run = config.resume and files.run_info.is_file()
     previous = json.loads(files.run_info.read_text()) if has_run else {}
-    if has_run and files.resume.is_file():
+    grows = has_run and _architecture(_saved_config(previous), previous["input_size"]) != (
+        _architecture(config, input_size)
+    )
+    if has_run and files.resume.is_file() and not grows:
         model = keras.models.load_model(files.resume)
         schedule_start = previous.get("schedule_start", 0)
         print(f"Resuming {files.resume} after epoch {previous['epochs_done']}")
     elif has_run and files.model.is_file():
-        # A new machine: the checkpoint stayed local, the shipped model did not.
+        # A new machine (the checkpoint stayed local, the shipped model did not), or a bigger
+        # architecture that starts from the shipped model.
         model = keras.models.load_model(files.model, compile=False)
+        if grows:
+            model = grow(model, _saved_config(previous), task, config, input_size)
+            save_for_inference(model, files.model)  # it predicts what the saved model did
+            print(f"Grown to {_architecture(config, input_size)}: {model.count_params():,} weights")
         compile_model(model, task, config)
         schedule_start = previous["epochs_done"]
         scores = model.evaluate(val_data, return_dict=True, verbose=0)
         previous["best_value"] = float(scores[task.monitor.removeprefix("val_")])
         print(
-            f"No checkpoint in {files.variant_dir}: continuing from {files.model} with a fresh "
-            f"optimizer, a new {config.epochs}-epoch schedule and a {config.warmup_epochs}-epoch "
-            f"warm-up; it scores {task.monitor} {previous['best_value']:.4f} on this data"
+            f"Continuing from {files.model} with a fresh optimizer, a new {config.epochs}-epoch "
+            f"schedule and a {config.warmup_epochs}-epoch warm-up; it scores {task.monitor} "
+            f"{previous['best_value']:.4f} on this data"
         )
     else:
         if config.resume:

@@ -1,6 +1,7 @@
 """The CNNs, their training entry point, calibration and evaluation, on tiny real models."""
 
 import json
+from dataclasses import replace
 
 import keras
 import numpy as np
@@ -12,7 +13,7 @@ from model.config import CALIBRATION_FILE, ModelFiles, TrainConfig
 from model.evaluate import evaluate
 from model.evaluate import main as evaluate_main
 from model.metrics import age_metrics, evaluate_predictions, gender_metrics, roc_auc
-from model.networks import build_model, compile_model, predict_outputs
+from model.networks import build_model, compile_model, grow, predict_outputs
 from model.tasks import TASKS
 from model.train import learning_rate_at
 from model.train import main as train_main
@@ -188,7 +189,7 @@ def test_resume_without_a_checkpoint_continues_from_the_saved_model(
                  "--out", str(out), "--epochs", "2", "--warmup-epochs", "1", "--batch-size", "8",
                  "--stem-width", "8", "--widths", "8", "16", "--resume"]  # fmt: skip
     assert train_main(arguments) == 0
-    assert "continuing from" in capsys.readouterr().out
+    assert "Continuing from" in capsys.readouterr().out
     after = json.loads(files.run_info.read_text())
     assert after["schedule_start"] == before["epochs_done"]
     assert after["epochs_done"] == before["epochs_done"] + 2
@@ -276,3 +277,55 @@ def test_keep_says_whether_a_worse_last_epoch_ships(smoke_weights, prepared, tmp
         assert unchanged and after["best_epoch"] == before["best_epoch"]
     else:
         assert not unchanged and after["best_epoch"] == after["epochs_done"]
+
+
+def _trained_tiny_age_model() -> keras.Model:
+    """A TINY age model after a few steps, so its batch norms are no longer the identity."""
+    model = build_model(TASKS["age"], TINY, 32, 30.0)
+    compile_model(model, TASKS["age"], TINY)
+    rng = np.random.default_rng(0)
+    faces = rng.uniform(0, 255, (16, 32, 32, 3)).astype("float32")
+    model.fit(faces, rng.uniform(0, 80, 16).astype("float32"), epochs=3, verbose=0)
+    return model
+
+
+def test_a_grown_model_starts_where_the_smaller_one_stopped():
+    source = _trained_tiny_age_model()
+    deeper = grow(source, TINY, TASKS["age"], replace(TINY, blocks_per_stage=3), 32)
+    assert deeper.count_params() > source.count_params()
+    faces = np.random.default_rng(1).integers(0, 255, (6, 32, 32, 3), dtype=np.uint8)
+    np.testing.assert_allclose(predict_outputs(deeper, faces), predict_outputs(source, faces))
+
+    larger = grow(source, TINY, TASKS["age"], TINY, 48)
+    assert larger.input_shape == (None, 48, 48, 3)
+    for a, b in zip(larger.get_weights(), source.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_growing_refuses_other_widths():
+    with pytest.raises(ValueError, match="widths"):
+        grow(_trained_tiny_age_model(), TINY, TASKS["age"], replace(TINY, widths=(8, 32)), 32)
+
+
+def test_resume_with_more_blocks_grows_the_saved_model(smoke_weights, prepared, tmp_path, capsys):
+    import shutil
+
+    out = tmp_path / "weights"
+    shutil.copytree(smoke_weights, out)
+    files = ModelFiles(out / "cropped", "age")
+    before = json.loads(files.run_info.read_text())
+    arguments = ["--task", "age", "--variant", "cropped", "--data", str(prepared[0]),
+                 "--out", str(out), "--epochs", "1", "--batch-size", "8", "--stem-width", "8",
+                 "--widths", "8", "16", "--resume", "--blocks-per-stage", "2"]  # fmt: skip
+    assert train_main(arguments) == 0  # a checkpoint is there, but of the smaller model
+    assert "Grown to" in capsys.readouterr().out
+    after = json.loads(files.run_info.read_text())
+    assert after["config"]["blocks_per_stage"] == 2
+    assert after["parameters"] > before["parameters"]
+    saved = keras.models.load_model(files.model, compile=False)
+    assert saved.count_params() == after["parameters"]
+
+    longer = [*arguments, "--epochs", "2"]  # the same schedule, one epoch longer
+    assert train_main(longer) == 0  # the checkpoint is of this size now: a plain resume
+    assert "Resuming" in capsys.readouterr().out
+    assert json.loads(files.run_info.read_text())["epochs_done"] == after["epochs_done"] + 1
