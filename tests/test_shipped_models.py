@@ -19,7 +19,7 @@ SANITY_MAX_CORRELATION = 0.5
 @pytest.mark.parametrize("task", ["age", "gender"])
 def test_shipped_model_loads_and_predicts(variant, task, detector):
     files = ModelFiles(WEIGHTS_DIR / variant, task)
-    assert files.model.stat().st_size < 10 * 2**20
+    assert files.model.stat().st_size < 20 * 2**20  # the budget per model
     model = keras.models.load_model(files.model, compile=False)
     size = model.input_shape[1]
     assert model.input_shape == (None, size, size, 3)
