@@ -1,6 +1,6 @@
 """The small library of layers both CNNs are built from (one backbone, two heads).
 
-Layers with weights are named after their place (``stem_conv``, ``stage2_block1_bn2``), so a
+Layers with weights are named after their place (``stem_conv``, ``stage2_block1_2_bn``), so a
 deeper or larger-input model can take over a smaller one's weights layer by layer
 (`model.networks.grow`).
 """

@@ -103,13 +103,6 @@ def _labelled(data, task, limit: int):
     return (images[:limit], targets[:limit]) if limit else (images, targets)
 
 
-def _saved_config(run: dict) -> TrainConfig:
-    """The config a saved run was trained with."""
-    fields = TrainConfig.__annotations__
-    saved = {key: value for key, value in run["config"].items() if key in fields}
-    return TrainConfig(**{**saved, "widths": tuple(saved["widths"])})
-
-
 def _architecture(config: TrainConfig, input_size: int) -> dict:
     return {"input_size": input_size, **{f: getattr(config, f) for f in ARCHITECTURE_FIELDS}}
 
@@ -136,9 +129,12 @@ def train(config: TrainConfig) -> dict:
     val_data = make_dataset(val_x, val_y, 256, False, False)
     has_run = config.resume and files.run_info.is_file()
     previous = json.loads(files.run_info.read_text()) if has_run else {}
-    grows = has_run and _architecture(_saved_config(previous), previous["input_size"]) != (
-        _architecture(config, input_size)
-    )
+    grows = False
+    if has_run:  # the saved run's config; fields added since then take their defaults
+        saved_config = config_from_args(TrainConfig, TrainConfig().to_dict() | previous["config"])
+        grows = _architecture(saved_config, previous["input_size"]) != (
+            _architecture(config, input_size)
+        )
     if has_run and files.resume.is_file() and not grows:
         model = keras.models.load_model(files.resume)
         schedule_start = previous.get("schedule_start", 0)
@@ -148,7 +144,7 @@ def train(config: TrainConfig) -> dict:
         # architecture that starts from the shipped model.
         model = keras.models.load_model(files.model, compile=False)
         if grows:
-            model = grow(model, _saved_config(previous), task, config, input_size)
+            model = grow(model, saved_config, task, config, input_size)
             save_for_inference(model, files.model)  # it predicts what the saved model did
             print(f"Grown to {_architecture(config, input_size)}: {model.count_params():,} weights")
         compile_model(model, task, config)
