@@ -69,6 +69,8 @@ DESCRIPTIONS = {
 SIGNED_METHODS = ("occlusion", "integrated_gradients")
 """Methods whose maps are signed, in years or percentage points, not normalised."""
 SMOOTHGRAD_SAMPLES = 20
+SMOOTHGRAD_NOISE = 0.15
+"""SmoothGrad's noise: standard deviation as a share of each face's value range."""
 SCORECAM_MAX_CHANNELS = 64
 """Score-CAM masks with the highest-variance channels only (Faster Score-CAM)."""
 OCCLUSION_PATCH = 0.1875
@@ -207,9 +209,7 @@ class Explainer:
             if method == "saliency":
                 heat = self._saliency(linear_score, seeds)
             elif method == "smoothgrad":
-                heat = self._saliency(
-                    linear_score, seeds, smooth_samples=SMOOTHGRAD_SAMPLES, smooth_noise=0.15
-                )
+                heat = self._smoothgrad(seeds, signs)
             elif method == "gradcam":
                 heat = self._gradcam(linear_score, seeds, penultimate_layer=self.layer)
             elif method == "gradcam++":
@@ -223,6 +223,34 @@ class Explainer:
                 )
         heat = np.asarray(heat).reshape(seeds.shape[:3])
         return AttributionMap(np.stack([_normalise(one) for one in heat]))
+
+    def _smoothgrad(self, seeds: np.ndarray, signs: np.ndarray) -> np.ndarray:
+        """SmoothGrad of float faces (N, S, S, 3): (N, S, S), not yet normalised.
+
+        The same map as tf-keras-vis's ``Saliency(smooth_samples=...)`` (the mean absolute
+        gradient over noisy copies, then the largest colour channel), but its loop runs one
+        gradient pass per copy; here all copies of a few faces go through tf-keras-vis's
+        Saliency as one batch, several times faster. Every face gets the same seeded noise
+        pattern, scaled to its value range, so a face's map does not depend on the call."""
+        pattern = np.random.default_rng(0).standard_normal(
+            (SMOOTHGRAD_SAMPLES, 1, *seeds.shape[1:]), np.float32
+        )
+        spread = SMOOTHGRAD_NOISE * np.ptp(seeds, axis=(1, 2, 3), keepdims=True)
+        faces_per_pass = max(1, GRADIENT_BATCH // SMOOTHGRAD_SAMPLES)
+        heat = []
+        for start in range(0, len(seeds), faces_per_pass):
+            chunk = slice(start, start + faces_per_pass)
+            faces = seeds[chunk]
+            noisy = faces + spread[chunk] * pattern  # (K, n, S, S, 3)
+            copy_signs = np.tile(signs[chunk], SMOOTHGRAD_SAMPLES)
+            gradients = self._saliency(
+                lambda output, copy_signs=copy_signs: output[:, 0] * copy_signs,
+                noisy.reshape(-1, *faces.shape[1:]),
+                keepdims=True,
+                normalize_map=False,
+            )
+            heat.append(np.asarray(gradients).reshape(noisy.shape).mean(axis=0).max(axis=-1))
+        return np.concatenate(heat)
 
     def _in_units(self, outputs: np.ndarray) -> np.ndarray:
         """Model outputs in the units of the signed maps: years, or points of P(female)."""

@@ -16,6 +16,7 @@ from model.explain import (
     METHODS,
     OCCLUSION_GREY,
     SIGNED_METHODS,
+    SMOOTHGRAD_NOISE,
     AttributionMap,
     Explainer,
     cam_layer,
@@ -101,13 +102,33 @@ def test_unknown_method_and_task_are_refused(tiny_models):
         Explainer(tiny_models["age"], "height")
 
 
-def test_a_batch_gives_the_same_maps_as_one_face_at_a_time(tiny_models):
-    faces = np.stack([FACE, FACE[::-1], FACE[:, ::-1]])
+@pytest.mark.parametrize("method", ["gradcam", "smoothgrad"])
+def test_a_batch_gives_the_same_maps_as_one_face_at_a_time(tiny_models, method):
+    faces = np.stack([FACE, FACE[::-1], FACE[:, ::-1]] * 3)  # more than one SmoothGrad pass
     explainer = Explainer(tiny_models["gender"], "gender")
-    batch = explainer.explain_batch(faces, "gradcam")
-    assert batch.shape == (3, 32, 32)
+    batch = explainer.explain_batch(faces, method)
+    assert batch.shape == (9, 32, 32)
     for face, heat in zip(faces, batch, strict=True):
-        np.testing.assert_allclose(explainer.explain(face, "gradcam"), heat, atol=1e-4)
+        np.testing.assert_allclose(explainer.explain(face, method), heat, atol=1e-4)
+
+
+def test_smoothgrad_is_the_map_tf_keras_vis_smooths_one_copy_at_a_time(tiny_models):
+    """Our batched SmoothGrad and tf-keras-vis's loop draw different noise, so they agree as
+    closely as two runs of that loop agree with each other, and far better than one noisy
+    gradient does."""
+    explainer = Explainer(tiny_models["age"], "age")
+    seed = FACE[np.newaxis].astype("float32")
+    ours = explainer.explain(FACE, "smoothgrad")
+
+    def loop(samples):
+        return explainer._saliency(
+            lambda output: output[:, 0], seed, smooth_samples=samples, smooth_noise=SMOOTHGRAD_NOISE
+        )[0]
+
+    reference = loop(200)
+    agreement = spearmanr(ours.ravel(), reference.ravel())[0]
+    assert agreement > 0.9
+    assert agreement > spearmanr(loop(1).ravel(), reference.ravel())[0] + 0.05
 
 
 def test_randomisation_check_reports_one_rank_correlation_per_method(tiny_models):
