@@ -3,8 +3,10 @@
 
 For input sizes 64, 80 and 96 and for wider and deeper variants of the shipped backbone, builds
 the age CNN (`model.networks.build_model`) and measures its weights (count, and megabytes as
-float32), the mean milliseconds of a training step through ``fit`` on a batch of 64 (random
-pixels: the cost does not depend on them; the augmentation pipeline adds the same to each), and
+float32), the median milliseconds of a training step through ``fit`` on a batch of 64, each
+step timed on its own (random pixels: the cost does not depend on them; the augmentation
+pipeline adds the same to each; the median, as CPU throttling on a shared machine stalls
+whole runs of steps and a mean over them swings by 2x between runs), and
 the median milliseconds of one inference on a face and its mirror image, as the demo predicts.
 With the validation error of the models actually trained (notebook 02), this is what chose the
 architecture per CPU-minute. Prints a table and writes JSON (``--out``).
@@ -20,6 +22,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -44,6 +47,21 @@ CANDIDATES = {
 BATCH = 64
 
 
+class StepTimer(keras.callbacks.Callback):
+    """Wall time of each training batch, in milliseconds."""
+
+    def __init__(self):
+        super().__init__()
+        self.step_ms: list[float] = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        float(logs["loss"])  # waits for the step's result
+        self.step_ms.append((time.perf_counter() - self._started) * 1000)
+
+
 def measure(size: int, config: TrainConfig, repeats: int) -> dict:
     task = TASKS["age"]
     model = build_model(task, config, size, output_bias=33.0)
@@ -54,9 +72,8 @@ def measure(size: int, config: TrainConfig, repeats: int) -> dict:
     face = images[:1].astype(np.uint8)
     batches = tf.data.Dataset.from_tensors((images, ages)).repeat()
     model.fit(batches, steps_per_epoch=3, verbose=0)  # builds and traces
-    started = time.perf_counter()
-    model.fit(batches, steps_per_epoch=repeats, verbose=0)
-    step_ms = (time.perf_counter() - started) * 1000 / repeats
+    timer = StepTimer()
+    model.fit(batches, steps_per_epoch=repeats, verbose=0, callbacks=[timer])
     return {
         "input_size": size,
         "stem_width": config.stem_width,
@@ -64,7 +81,7 @@ def measure(size: int, config: TrainConfig, repeats: int) -> dict:
         "blocks_per_stage": config.blocks_per_stage,
         "weights": model.count_params(),
         "megabytes": round(model.count_params() * 4 / 2**20, 2),
-        "train_step_ms": round(step_ms, 1),
+        "train_step_ms": round(float(np.median(timer.step_ms)), 1),
         "predict_face_p50_ms": p50_ms(predict_outputs, (model, face), repeats),
     }
 
