@@ -29,6 +29,13 @@ class TrainConfig:
     )
     blocks_per_stage: int = field(default=1, metadata={"help": "residual blocks per stage"})
     dropout: float = field(default=0.3, metadata={"help": "dropout before the output unit"})
+    ema: float = field(
+        default=0.0,
+        metadata={
+            "help": "keep an exponential moving average of the weights with this momentum "
+            "per step (e.g. 0.999); validation and the saved models use the average; 0: off"
+        },
+    )
     augment: bool = field(default=True, metadata={"help": "flip/shift/rotate/zoom/colour"})
     photo_damage: float = field(
         default=1.0,
@@ -61,10 +68,10 @@ class TrainConfig:
     resume: bool = field(
         default=False,
         metadata={
-            "help": "continue from the last checkpoint and its optimizer; without one, or "
-            "with more --blocks-per-stage or a larger input size (the data's) than the saved "
-            "model, from the saved model (grown: model.networks.grow) with a fresh optimizer "
-            "and a new schedule of --epochs"
+            "help": "continue from the last checkpoint and its optimizer; without one, with "
+            "another --ema, or with more --blocks-per-stage or a larger input size (the "
+            "data's) than the saved model, from the saved model (grown: model.networks.grow) "
+            "with a fresh optimizer and a new schedule of --epochs"
         },
     )
 

@@ -66,7 +66,12 @@ def grow(
 
 
 def compile_model(model: keras.Model, task: Task, config: TrainConfig) -> None:
-    optimizer = keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay)
+    optimizer = keras.optimizers.AdamW(
+        config.learning_rate,
+        weight_decay=config.weight_decay,
+        use_ema=config.ema > 0,
+        ema_momentum=config.ema or 0.99,
+    )
     model.compile(optimizer=optimizer, loss=task.loss, metrics=task.metrics())
 
 

@@ -129,19 +129,20 @@ def train(config: TrainConfig) -> dict:
     val_data = make_dataset(val_x, val_y, 256, False, False)
     has_run = config.resume and files.run_info.is_file()
     previous = json.loads(files.run_info.read_text()) if has_run else {}
-    grows = False
+    grows = new_optimizer = False
     if has_run:  # the saved run's config; fields added since then take their defaults
         saved_config = config_from_args(TrainConfig, TrainConfig().to_dict() | previous["config"])
         grows = _architecture(saved_config, previous["input_size"]) != (
             _architecture(config, input_size)
         )
-    if has_run and files.resume.is_file() and not grows:
+        new_optimizer = grows or saved_config.ema != config.ema
+    if has_run and files.resume.is_file() and not new_optimizer:
         model = keras.models.load_model(files.resume)
         schedule_start = previous.get("schedule_start", 0)
         print(f"Resuming {files.resume} after epoch {previous['epochs_done']}")
     elif has_run and files.model.is_file():
-        # A new machine (the checkpoint stayed local, the shipped model did not), or a bigger
-        # architecture that starts from the shipped model.
+        # A new machine (the checkpoint stayed local, the shipped model did not), a bigger
+        # architecture that starts from the shipped model, or a change of --ema.
         model = keras.models.load_model(files.model, compile=False)
         if grows:
             model = grow(model, saved_config, task, config, input_size)
@@ -185,10 +186,15 @@ def train(config: TrainConfig) -> dict:
             "python": platform.python_version(),
         },
     }
+    # With --ema, the average replaces the weights from each epoch's end to the next epoch's
+    # start: validation, the shipped model and the checkpoint see the average (a resumed run
+    # trains on from the average).
+    swap_average = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema else []
     callbacks = [
         keras.callbacks.LearningRateScheduler(
             lambda epoch: learning_rate_at(epoch - schedule_start, config)
         ),
+        *swap_average,
         EpochBookkeeping(files, task.monitor, run, config.max_minutes * 60, config.keep),
         keras.callbacks.EarlyStopping(task.monitor, patience=config.patience),
         keras.callbacks.CSVLogger(files.history, append=True),

@@ -329,3 +329,37 @@ def test_resume_with_more_blocks_grows_the_saved_model(smoke_weights, prepared, 
     assert train_main(longer) == 0  # the checkpoint is of this size now: a plain resume
     assert "Resuming" in capsys.readouterr().out
     assert json.loads(files.run_info.read_text())["epochs_done"] == after["epochs_done"] + 1
+
+
+def test_ema_ships_the_weight_average_that_validation_scored(smoke_weights, prepared, tmp_path):
+    """Three epochs from the same shipped model at learning rate 1e-3. Adam's first step
+    moves each weight by the learning rate, later steps add to that; with --ema 0.99999 the
+    average stays at the first step's weights, so the shipped model moved no further, and it
+    scores the validation loss its history logged (the average was in place for both)."""
+    import shutil
+
+    from data_prep import load_split
+
+    val = load_split(prepared[0], "cropped", "val")
+    targets, known = TASKS["gender"].labels(val)
+    start = keras.models.load_model(ModelFiles(smoke_weights / "cropped", "gender").model)
+    largest_change = {}
+    for ema in ("0", "0.99999"):
+        out = tmp_path / f"ema{ema}"
+        shutil.copytree(smoke_weights, out)
+        files = ModelFiles(out / "cropped", "gender")
+        files.resume.unlink()
+        arguments = ["--task", "gender", "--variant", "cropped", "--data", str(prepared[0]),
+                     "--out", str(out), "--epochs", "3", "--warmup-epochs", "0",
+                     "--learning-rate", "1e-3", "--batch-size", "8", "--stem-width", "8",
+                     "--widths", "8", "16", "--resume", "--keep", "last", "--ema", ema]  # fmt: skip
+        assert train_main(arguments) == 0
+        model = keras.models.load_model(files.model, compile=False)
+        largest_change[ema] = max(
+            float(np.abs(after - before).max())
+            for after, before in zip(model.trainable_weights, start.trainable_weights, strict=True)
+        )
+        model.compile(loss="binary_crossentropy")
+        loss = model.evaluate(val.images[known].astype("float32"), targets[known], verbose=0)
+        assert loss == pytest.approx(pd.read_csv(files.history)["val_loss"].iloc[-1], rel=1e-4)
+    assert largest_change["0.99999"] < 1.1e-3 < 2e-3 < largest_change["0"]
