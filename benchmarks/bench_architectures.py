@@ -7,7 +7,8 @@ float32), the median milliseconds of a training step through ``fit`` on a batch 
 step timed on its own (random pixels: the cost does not depend on them; the augmentation
 pipeline adds the same to each; the median, as CPU throttling on a shared machine stalls
 whole runs of steps and a mean over them swings by 2x between runs), and
-the median milliseconds of one inference on a face and its mirror image, as the demo predicts.
+the median milliseconds of one inference on a face, as the demo predicts (all its test-time
+views).
 With the validation error of the models actually trained (notebook 02), this is what chose the
 architecture per CPU-minute. Prints a table and writes JSON (``--out``).
 """

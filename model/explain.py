@@ -18,8 +18,9 @@ model, percentage points of the probability of "female" for the gender model, so
 (red) always means older / more female and negative (blue) younger / more male.
 
 * Occlusion: a grey patch slides over the face; each pixel gets the mean change of the
-  estimate (the one the predictor shows, averaged with the mirrored face) over the patch
-  positions that covered it. Positive: covering this part made the person look older.
+  estimate (averaged with the mirrored face; the predictor also averages four shifted views and
+  a closer one, which would make the map six times slower) over the patch positions that
+  covered it. Positive: covering this part made the person look older.
 * Integrated gradients (Sundararajan et al., 2017): the gradient averaged along the straight
   path from a baseline image (black, or the face blurred) to the face, times the difference
   face - baseline, summed over the colour channels. The map adds up to the model's output on
@@ -41,7 +42,7 @@ from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
 from tf_keras_vis.saliency import Saliency
 from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
 
-from model.networks import MIRROR_AVERAGE, predict_outputs
+from model.networks import MIRRORED, PLAIN, predict_outputs
 
 METHODS = {
     "saliency": "Vanilla saliency",
@@ -261,14 +262,13 @@ class Explainer:
         faces: np.ndarray,
         patch: int | None = None,
         stride: int | None = None,
-        mirror: bool = MIRROR_AVERAGE,
+        mirror: bool = True,
     ) -> AttributionMap:
         """Occlusion sensitivity of uint8 faces (N, S, S, 3): (N, S, S), signed, in years or
         points. A grey square of `patch` pixels (default `OCCLUSION_PATCH` of the face) moves
         by `stride` (default half the patch); each pixel gets the mean change of the estimate
-        over the positions that covered it. With `mirror` the estimate is the one the
-        predictor shows (averaged with the mirrored face). All positions of all faces run as
-        one batched forward pass."""
+        over the positions that covered it. With `mirror` the estimate is averaged with that
+        of the mirrored face. All positions of all faces run as one batched forward pass."""
         faces = np.asarray(faces, np.uint8)
         size = faces.shape[1]
         patch = patch or max(2, round(size * OCCLUSION_PATCH))
@@ -281,8 +281,9 @@ class Explainer:
         for index, (top, left) in enumerate(corners):
             covered[:, index, top : top + patch, left : left + patch] = OCCLUSION_GREY
         with self._lock:
-            original = predict_outputs(self.model, faces, mirror)
-            changed = predict_outputs(self.model, covered.reshape(-1, *faces.shape[1:]), mirror)
+            views = MIRRORED if mirror else PLAIN
+            original = predict_outputs(self.model, faces, views)
+            changed = predict_outputs(self.model, covered.reshape(-1, *faces.shape[1:]), views)
         deltas = self._in_units(changed.reshape(len(faces), len(corners)) - original[:, None])
         heat = np.zeros(faces.shape[:3], np.float64)
         count = np.zeros(faces.shape[1:3], np.float64)
@@ -333,7 +334,7 @@ class Explainer:
                     for start in range(0, len(paths), GRADIENT_BATCH)
                 ]
             )
-            ends = predict_outputs(self.model, np.concatenate([images, references]), False)
+            ends = predict_outputs(self.model, np.concatenate([images, references]), PLAIN)
         mean_gradients = gradients.reshape(len(images), steps, *images.shape[1:]).mean(axis=1)
         attributions = ((images - references) * mean_gradients).astype(np.float32)
         ends = self._in_units(ends)

@@ -13,7 +13,16 @@ from model.config import CALIBRATION_FILE, ModelFiles, TrainConfig
 from model.evaluate import evaluate
 from model.evaluate import main as evaluate_main
 from model.metrics import age_metrics, evaluate_predictions, gender_metrics, roc_auc
-from model.networks import build_model, compile_model, grow, predict_outputs
+from model.networks import (
+    PLAIN,
+    TEST_VIEWS,
+    View,
+    build_model,
+    compile_model,
+    grow,
+    predict_outputs,
+    view_faces,
+)
 from model.tasks import TASKS
 from model.train import learning_rate_at
 from model.train import main as train_main
@@ -242,15 +251,31 @@ def test_evaluate_on_prepared_and_raw_images_agree_on_labels(
     }
 
 
-def test_predictions_average_a_face_with_its_mirror_image():
+def test_each_view_moves_enlarges_or_mirrors_the_face():
+    square = np.zeros((1, 16, 16, 3), np.float32)
+    square[0, 6:10, 6:10] = 255  # in the centre, 4 pixels wide
+    moved = view_faces(square, View(shift_x=2, shift_y=-1)).numpy()
+    np.testing.assert_array_equal(moved[0, 5:9, 8:12], square[0, 6:10, 6:10])
+    assert moved.sum() == square.sum()
+    mirrored = view_faces(square + np.arange(16)[None, None, :, None], View(mirror=True))
+    np.testing.assert_array_equal(mirrored.numpy()[0, :, ::-1], square[0] + np.arange(16)[:, None])
+    closer = view_faces(square, View(zoom=2.0)).numpy()[0, :, :, 0]
+    assert closer.shape == (16, 16)
+    assert closer[5:11, 5:11].min() > 200 and closer[:3].max() < 1 and closer[:, 13:].max() < 1
+
+
+def test_predictions_average_the_model_over_the_test_views():
     model = build_model(TASKS["age"], TrainConfig(stem_width=8, widths=(8,)), 16, 30.0)
     faces = np.random.default_rng(0).integers(0, 255, (5, 16, 16, 3), dtype=np.uint8)
-    plain = predict_outputs(model, faces, mirror=False)
-    mirrored = predict_outputs(model, faces[:, :, ::-1], mirror=False)
+    each_view = [
+        model(view_faces(faces.astype(np.float32), view), training=False).numpy()[:, 0]
+        for view in TEST_VIEWS
+    ]
     np.testing.assert_allclose(
-        predict_outputs(model, faces, batch_size=2), (plain + mirrored) / 2, rtol=1e-5
+        predict_outputs(model, faces, batch_size=2), np.mean(each_view, axis=0), rtol=1e-5
     )
-    assert not np.allclose(plain, mirrored)  # the check would be empty for a symmetric model
+    np.testing.assert_allclose(predict_outputs(model, faces, PLAIN), each_view[0], rtol=1e-5)
+    assert np.ptp(each_view, axis=0).min() > 0.01  # the check would be empty if views agreed
 
 
 @pytest.mark.parametrize("keep", ["best", "last"])
