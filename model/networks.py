@@ -18,8 +18,8 @@ from model.tasks import Task
 
 class View(NamedTuple):
     """One way of showing a face to a model at test time: moved right and down by `shift_x`,
-    `shift_y` pixels (the border repeats mirrored), enlarged about its centre by `zoom`, and
-    flipped left to right when `mirror`."""
+    `shift_y` pixels (the border repeats mirrored), enlarged about its centre by `zoom` (below
+    1 the border is black), and flipped left to right when `mirror`."""
 
     shift_x: int = 0
     shift_y: int = 0
