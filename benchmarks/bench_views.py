@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from data_prep import VARIANTS, load_split  # noqa: E402
 from model.config import WEIGHTS_DIR  # noqa: E402
+from model.metrics import age_metrics, gender_metrics  # noqa: E402
 from model.networks import (  # noqa: E402
     MIRRORED,
     TEST_VIEWS,
@@ -49,8 +50,8 @@ def _with_mirror(view: View) -> tuple[View, View]:
 def score(task: str, predicted: np.ndarray, ages: np.ndarray, genders: np.ndarray) -> float:
     """Age MAE in years, or gender accuracy, over the faces whose label is known."""
     if task == "age":
-        return float(np.abs(predicted - ages)[ages >= 0].mean())
-    return float(((predicted >= 0.5) == genders)[genders >= 0].mean())
+        return age_metrics(ages[ages >= 0], predicted[ages >= 0])["mae"]
+    return gender_metrics(genders[genders >= 0], predicted[genders >= 0])["accuracy"]
 
 
 def main(argv: list[str] | None = None) -> int:
