@@ -51,6 +51,13 @@ class TrainConfig:
             "negated (0: equal weights, 1: every band weighs the same)"
         },
     )
+    label_smoothing: float = field(
+        default=0.0,
+        metadata={
+            "help": "gender only: binary cross-entropy towards s/2 and 1-s/2 instead of 0 and 1, "
+            "so the model cannot grow over-confident on the training faces; 0: off"
+        },
+    )
     keep: str = field(
         default="best",
         metadata={
@@ -69,9 +76,9 @@ class TrainConfig:
         default=False,
         metadata={
             "help": "continue from the last checkpoint and its optimizer; without one, with "
-            "another --ema, or with more --blocks-per-stage or a larger input size (the "
-            "data's) than the saved model, from the saved model (grown: model.networks.grow) "
-            "with a fresh optimizer and a new schedule of --epochs"
+            "another --ema or --label-smoothing, or with more --blocks-per-stage or a larger "
+            "input size (the data's) than the saved model, from the saved model (grown: "
+            "model.networks.grow) with a fresh optimizer and a new schedule of --epochs"
         },
     )
 

@@ -94,7 +94,11 @@ def compile_model(model: keras.Model, task: Task, config: TrainConfig) -> None:
         use_ema=config.ema > 0,
         ema_momentum=config.ema or 0.99,
     )
-    model.compile(optimizer=optimizer, loss=task.loss, metrics=task.metrics())
+    model.compile(
+        optimizer=optimizer,
+        loss=task.loss_function(config.label_smoothing),
+        metrics=task.metrics(),
+    )
 
 
 def save_for_inference(model: keras.Model, path: Path) -> None:

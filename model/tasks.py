@@ -25,6 +25,13 @@ class Task:
     def metrics(self) -> list:
         raise NotImplementedError
 
+    def loss_function(self, label_smoothing: float = 0.0) -> str | keras.losses.Loss:
+        """The training loss; only gender accepts `label_smoothing` (share of the target
+        moved towards the other class)."""
+        if label_smoothing:
+            raise ValueError(f"{self.name} has no label smoothing")
+        return self.loss
+
     def labels(self, data: SplitData) -> tuple[np.ndarray, np.ndarray]:
         """(targets float32 (N,), mask bool (N,)) of the rows this task can learn from."""
         raise NotImplementedError
@@ -66,6 +73,11 @@ class GenderTask(Task):
 
     def metrics(self) -> list:
         return [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")]
+
+    def loss_function(self, label_smoothing: float = 0.0) -> str | keras.losses.Loss:
+        if not label_smoothing:
+            return self.loss
+        return keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing)
 
     def labels(self, data: SplitData) -> tuple[np.ndarray, np.ndarray]:
         return data.genders.astype(np.float32), data.genders >= 0

@@ -135,14 +135,18 @@ def train(config: TrainConfig) -> dict:
         grows = _architecture(saved_config, previous["input_size"]) != (
             _architecture(config, input_size)
         )
-        new_optimizer = grows or saved_config.ema != config.ema
+        new_optimizer = grows or (saved_config.ema, saved_config.label_smoothing) != (
+            config.ema,
+            config.label_smoothing,
+        )
     if has_run and files.resume.is_file() and not new_optimizer:
         model = keras.models.load_model(files.resume)
         schedule_start = previous.get("schedule_start", 0)
         print(f"Resuming {files.resume} after epoch {previous['epochs_done']}")
     elif has_run and files.model.is_file():
         # A new machine (the checkpoint stayed local, the shipped model did not), a bigger
-        # architecture that starts from the shipped model, or a change of --ema.
+        # architecture that starts from the shipped model, or a change of --ema or of
+        # --label-smoothing.
         model = keras.models.load_model(files.model, compile=False)
         if grows:
             model = grow(model, saved_config, task, config, input_size)
@@ -232,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     config = config_from_args(TrainConfig, parser.parse_args(argv))
     if config.task not in TASKS or config.variant not in ("full", "cropped"):
         parser.error("--task must be age or gender, --variant full or cropped")
+    if config.label_smoothing and config.task != "gender":
+        parser.error("--label-smoothing is for gender only")
     if config.keep not in ("best", "last"):
         parser.error("--keep must be best or last")
     run = train(config)

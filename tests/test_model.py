@@ -388,3 +388,43 @@ def test_ema_ships_the_weight_average_that_validation_scored(smoke_weights, prep
         loss = model.evaluate(val.images[known].astype("float32"), targets[known], verbose=0)
         assert loss == pytest.approx(pd.read_csv(files.history)["val_loss"].iloc[-1], rel=1e-4)
     assert largest_change["0.99999"] < 1.1e-3 < 2e-3 < largest_change["0"]
+
+
+def test_label_smoothing_moves_the_gender_loss_minimum_off_certainty():
+    """With smoothing s the loss of a face labelled 1 is lowest at 1 - s/2, not at 1."""
+    probabilities = np.linspace(0.5, 0.999, 500, dtype="float32")
+    targets = np.ones_like(probabilities)
+    for smoothing, best in ((0.0, 0.999), (0.2, 0.9)):
+        model = build_model(TASKS["gender"], TINY, input_size=32)
+        compile_model(model, TASKS["gender"], replace(TINY, label_smoothing=smoothing))
+        loss = keras.losses.get(model.loss)  # the compiled loss, named or an object
+        losses = [
+            float(np.mean(loss(targets[i : i + 1, None], probabilities[i : i + 1, None])))
+            for i in range(len(probabilities))
+        ]
+        assert probabilities[int(np.argmin(losses))] == pytest.approx(best, abs=2e-3)
+    with pytest.raises(ValueError, match="no label smoothing"):
+        TASKS["age"].loss_function(0.1)
+
+
+def test_a_change_of_label_smoothing_restarts_the_optimizer(
+    smoke_weights, prepared, tmp_path, capsys
+):
+    """The checkpoint's optimizer was compiled with the old loss: continuing with another
+    smoothing starts from the model with a fresh optimizer, and the run records it."""
+    import shutil
+
+    out = tmp_path / "weights"
+    shutil.copytree(smoke_weights, out)
+    files = ModelFiles(out / "cropped", "gender")
+    assert files.resume.is_file()
+    arguments = ["--task", "gender", "--variant", "cropped", "--data", str(prepared[0]),
+                 "--out", str(out), "--epochs", "1", "--warmup-epochs", "0", "--batch-size", "8",
+                 "--stem-width", "8", "--widths", "8", "16", "--resume",
+                 "--label-smoothing", "0.2"]  # fmt: skip
+    assert train_main(arguments) == 0
+    assert "Continuing from" in capsys.readouterr().out
+    assert json.loads(files.run_info.read_text())["config"]["label_smoothing"] == 0.2
+    with pytest.raises(SystemExit):
+        train_main(["--task", "age", "--variant", "cropped", "--data", str(prepared[0]),
+                    "--out", str(out), "--label-smoothing", "0.1"])  # fmt: skip
