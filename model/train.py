@@ -236,8 +236,10 @@ def main(argv: list[str] | None = None) -> int:
     config = config_from_args(TrainConfig, parser.parse_args(argv))
     if config.task not in TASKS or config.variant not in ("full", "cropped"):
         parser.error("--task must be age or gender, --variant full or cropped")
-    if config.label_smoothing and config.task != "gender":
-        parser.error("--label-smoothing is for gender only")
+    try:
+        TASKS[config.task].loss_function(config.label_smoothing)
+    except ValueError as error:
+        parser.error(str(error))
     if config.keep not in ("best", "last"):
         parser.error("--keep must be best or last")
     run = train(config)
