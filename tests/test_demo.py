@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model import sanity
+from model import sanity, shipped
 from model.explain import METHODS
 from model.predictor import NO_FACE_MESSAGE
 from tests.hostile import face_photo
@@ -105,7 +105,18 @@ def test_every_method_stays_in_the_menu_with_its_verdict_in_words(variant):
 def test_record_tabs_read_the_shipped_artefacts():
     for variant in ("cropped", "full"):
         assert len(demo.average_map_gallery(variant, "age")) >= 8
-        assert len(demo.figures.training_curves(variant, "gender").data) == 6
+        gender_curves = demo.figures.training_curves(variant, "gender")
+        assert len(gender_curves.data) == 6
+        smoothing_starts = [
+            shape.x0 for shape in gender_curves.layout.shapes if shape.line.color == "#d62728"
+        ]  # the shipped gender models switched to label smoothing in their last schedule
+        start = shipped.run_info(variant, "gender")["schedule_start"] + 0.5
+        assert smoothing_starts == [start] * 3
+        assert "smoothed targets" in gender_curves.layout.title.text
+        assert not any(
+            s.line.color == "#d62728"
+            for s in demo.figures.training_curves(variant, "age").layout.shapes
+        )
         assert set(demo.figures.group_table(variant)["group"]) >= {"gender: male", "race: Asian"}
     assert list(demo.figures.headline_table()["variant"]) == ["cropped", "full"]
 

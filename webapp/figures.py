@@ -23,9 +23,11 @@ TEMPLATE = "plotly_white"
 
 def training_curves(variant: str, task: str) -> go.Figure:
     """Per-epoch curves of every loss and metric, training against validation, with the
-    epoch that ships marked."""
+    epoch that ships marked, and where the last schedule started label smoothing."""
     history = shipped.history(variant, task)
-    best = shipped.run_info(variant, task).get("best_epoch")
+    run = shipped.run_info(variant, task)
+    best = run.get("best_epoch")
+    smoothing = run.get("config", {}).get("label_smoothing", 0.0)
     panels = CURVES[task]
     figure = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for _, t in panels])
     for column, (metric, _) in enumerate(panels, start=1):
@@ -45,12 +47,34 @@ def training_curves(variant: str, task: str) -> go.Figure:
             )
         if best:
             figure.add_vline(x=best, line={"color": "green", "dash": "dot"}, row=1, col=column)
+        if smoothing:
+            label = (
+                {
+                    "annotation_text": f"label smoothing {smoothing:g}",
+                    "annotation_position": "top left",
+                }
+                if column == 1
+                else {}
+            )
+            figure.add_vline(
+                x=run["schedule_start"] + 0.5,
+                line={"color": "#d62728", "dash": "dash"},
+                row=1,
+                col=column,
+                **label,
+            )
         figure.update_xaxes(title_text="epoch", row=1, col=column)
     figure.update_layout(
-        title=f"{task.capitalize()} model, {variant} variant (dotted line: shipped epoch {best})",
+        title=f"{task.capitalize()} model, {variant} variant (dotted line: shipped epoch {best})"
+        + (
+            "<br><sup>Red line: from there the loss is measured against smoothed targets "
+            f"({smoothing:g}), so it jumps up; accuracy is what to compare.</sup>"
+            if smoothing
+            else ""
+        ),
         template=TEMPLATE,
         height=340,
-        margin={"t": 70, "b": 40, "l": 40, "r": 20},
+        margin={"t": 95 if smoothing else 70, "b": 40, "l": 40, "r": 20},
     )
     return figure
 
