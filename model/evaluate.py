@@ -42,18 +42,13 @@ LabelledPhoto = tuple[str, bytes, int, int, int]
 
 
 def _from_prepared(folder: Path, variant: str, split: str, weights: Path) -> dict:
-    """Labels and predictions of a prepared split (its cached, aligned model inputs), the
-    ages corrected by the calibration as the Predictor does."""
+    """Labels and predictions of a prepared split (its cached, aligned model inputs)."""
     data = load_split(folder, variant, split)
-    outputs = {
-        task: predict_outputs(load_for_inference(weights / variant, task), data.images)
-        for task in ("age", "gender")
-    }
     predictions = {
-        "predicted_age": AgeCalibration.load(weights / variant / CALIBRATION_FILE).estimate(
-            outputs["age"]
-        ),
-        "predicted_gender": outputs["gender"],
+        f"predicted_{task}": predict_outputs(
+            load_for_inference(weights / variant, task), data.images
+        )
+        for task in ("age", "gender")
     }
     labels = {"ages": data.ages, "genders": data.genders, "races": data.races}
     return {**labels, **predictions, "notes": {"source": str(folder), "split": split}}
@@ -115,7 +110,8 @@ def labelled_photos(folder: str | Path, labels: str | Path) -> Iterator[Labelled
 
 
 def _metrics(variant: str, found: dict, weights: Path, max_age: int | None) -> dict:
-    calibration = AgeCalibration.load(weights / variant / CALIBRATION_FILE)
+    calibration_path = weights / variant / CALIBRATION_FILE
+    calibration = AgeCalibration.load(calibration_path) if calibration_path.is_file() else None
     ages = np.asarray(found["ages"])
     keep = ages >= 0 if max_age is None else (ages >= 0) & (ages <= max_age)
     metrics = evaluate_predictions(

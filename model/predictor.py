@@ -169,12 +169,9 @@ class Predictor:
         self.detector.detect([np.zeros((64, 64, 3), np.uint8)])
 
     def predict_faces(self, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(estimated ages in years (N,), probabilities of female (N,)) for uint8 faces
-        (N, S, S, 3)."""
+        """(ages (N,), probabilities of female (N,)) for uint8 faces (N, S, S, 3)."""
         with self._lock:
-            age_output = predict_outputs(self.age_model, faces)
-            probabilities = predict_outputs(self.gender_model, faces)
-        return self.calibration.estimate(age_output), probabilities
+            return predict_outputs(self.age_model, faces), predict_outputs(self.gender_model, faces)
 
     def face_input(self, image: Image.Image, face: Face) -> np.ndarray:
         """The model input of one face of a photo: aligned to the chip template, then framed

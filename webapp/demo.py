@@ -237,9 +237,7 @@ that whole aligned chip (face, hair, a little neck and background); *cropped fac
 tight crop, forehead to chin. Only when no face is found does the full-image model judge the
 whole picture, and it says so.
 
-**The margin.** The age is the network's answer moved towards the median true age of
-held-out faces that got a similar answer (a few months to two years), which makes it off by
-less on average. The interval after it is calibrated on held-out faces too (split-conformal,
+**The margin.** The interval after the age is calibrated on held-out faces (split-conformal,
 per predicted-age range): for 80% of test faces with a similar prediction, the true age fell
 inside it. It is wider for older people, whose age is harder to read.
 
