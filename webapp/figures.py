@@ -47,28 +47,16 @@ def training_curves(variant: str, task: str) -> go.Figure:
             )
         if best:
             figure.add_vline(x=best, line={"color": "green", "dash": "dot"}, row=1, col=column)
-        if smoothing:
-            label = (
-                {
-                    "annotation_text": f"label smoothing {smoothing:g}",
-                    "annotation_position": "top left",
-                }
-                if column == 1
-                else {}
-            )
-            figure.add_vline(
-                x=run["schedule_start"] + 0.5,
-                line={"color": "#d62728", "dash": "dash"},
-                row=1,
-                col=column,
-                **label,
-            )
         figure.update_xaxes(title_text="epoch", row=1, col=column)
+    if smoothing:
+        start = run["schedule_start"] + 0.5
+        figure.add_vline(x=start, line={"color": "#d62728", "dash": "dash"}, row="all", col="all")
     figure.update_layout(
         title=f"{task.capitalize()} model, {variant} variant (dotted line: shipped epoch {best})"
         + (
-            "<br><sup>Red line: from there the loss is measured against smoothed targets "
-            f"({smoothing:g}), so it jumps up; accuracy is what to compare.</sup>"
+            f"<br><sup>Red dashed line: label smoothing {smoothing:g} from there on. The loss "
+            "is then measured against smoothed targets, so it jumps up; accuracy is what to "
+            "compare.</sup>"
             if smoothing
             else ""
         ),
