@@ -58,18 +58,6 @@ class TrainConfig:
             "so the model cannot grow over-confident on the training faces; 0: off"
         },
     )
-    distill: float = field(
-        default=0.0,
-        metadata={
-            "help": "aim training at this share of the teachers' answer and the rest of the "
-            "label: the --teachers folder's models of both variants for the task answer for "
-            "every training face (averaged over the variants and the test-time views); 0: off"
-        },
-    )
-    teachers: str = field(
-        default=str(WEIGHTS_DIR),
-        metadata={"help": "weights folder of the --distill teachers (full/ and cropped/)"},
-    )
     keep: str = field(
         default="best",
         metadata={

@@ -68,28 +68,11 @@ class AgeTask(Task):
         return weights / weights.mean()
 
 
-@keras.saving.register_keras_serializable(package="model")
-class NearestClassAccuracy(keras.metrics.BinaryAccuracy):
-    """Binary accuracy against each target's nearer class, so that soft targets (`--distill`)
-    are scored as their labels are; hard 0/1 targets are unchanged."""
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        return super().update_state(keras.ops.round(y_true), y_pred, sample_weight)
-
-
-@keras.saving.register_keras_serializable(package="model")
-class NearestClassAUC(keras.metrics.AUC):
-    """ROC AUC against each target's nearer class (see `NearestClassAccuracy`)."""
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        return super().update_state(keras.ops.round(y_true), y_pred, sample_weight)
-
-
 class GenderTask(Task):
     """Probability of 'female' (label 1): one sigmoid unit, binary cross-entropy."""
 
     def metrics(self) -> list:
-        return [NearestClassAccuracy(name="accuracy"), NearestClassAUC(name="auc")]
+        return [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")]
 
     def loss_function(self, label_smoothing: float = 0.0) -> str | keras.losses.Loss:
         if not label_smoothing:

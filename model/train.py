@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from data_prep import VARIANTS, load_split
+from data_prep import load_split
 from data_prep.align import TEMPLATE
 from data_prep.config import add_config_arguments, config_from_args
 from model.augment import PhotoDamage
@@ -34,11 +34,9 @@ from model.networks import (
     build_model,
     compile_model,
     grow,
-    load_for_inference,
-    predict_outputs,
     save_for_inference,
 )
-from model.tasks import TASKS, Task
+from model.tasks import TASKS
 
 
 def learning_rate_at(epoch: int, config: TrainConfig) -> float:
@@ -105,23 +103,6 @@ def _labelled(data, task, limit: int):
     return (images[:limit], targets[:limit]) if limit else (images, targets)
 
 
-def teachers_answers(config: TrainConfig, task: Task) -> np.ndarray:
-    """The --teachers models' answer for each training face of `task`: (N,) float64, years or
-    the probability of 'female', averaged over both variants' models (each on its own framing
-    of the same faces) and over the test-time views."""
-    answers = []
-    for variant in VARIANTS:
-        images, _ = _labelled(load_split(config.data, variant, "train"), task, config.limit)
-        started = time.monotonic()
-        teacher = load_for_inference(Path(config.teachers) / variant, task.name)
-        answers.append(predict_outputs(teacher, images))
-        print(
-            f"Teacher {Path(config.teachers) / variant / task.name}.keras answered for "
-            f"{len(images):,} training faces in {time.monotonic() - started:.0f} s"
-        )
-    return np.mean(answers, axis=0)
-
-
 def _architecture(config: TrainConfig, input_size: int) -> dict:
     return {"input_size": input_size, **{f: getattr(config, f) for f in ARCHITECTURE_FIELDS}}
 
@@ -142,9 +123,6 @@ def train(config: TrainConfig) -> dict:
     train_x, train_y = _labelled(
         load_split(config.data, config.variant, "train"), task, config.limit
     )
-    sample_weights = task.sample_weights(train_y, config.age_balance)
-    if config.distill:
-        train_y = (1 - config.distill) * train_y + config.distill * teachers_answers(config, task)
     val_x, val_y = _labelled(load_split(config.data, config.variant, "val"), task, config.limit)
     input_size = train_x.shape[1]
 
@@ -234,7 +212,7 @@ def train(config: TrainConfig) -> dict:
         config.augment,
         config.seed,
         damage,
-        sample_weights,
+        task.sample_weights(train_y, config.age_balance),
     )
     model.fit(
         train_data,

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data_prep import load_split
 from model.calibration import AgeCalibration, fit_calibration
 from model.config import CALIBRATION_FILE, ModelFiles, TrainConfig
 from model.evaluate import evaluate
@@ -22,7 +21,6 @@ from model.networks import (
     compile_model,
     grow,
     predict_outputs,
-    save_for_inference,
     view_faces,
 )
 from model.tasks import TASKS
@@ -430,40 +428,3 @@ def test_a_change_of_label_smoothing_restarts_the_optimizer(
     with pytest.raises(SystemExit):
         train_main(["--task", "age", "--variant", "cropped", "--data", str(prepared[0]),
                     "--out", str(out), "--label-smoothing", "0.1"])  # fmt: skip
-
-
-def test_distillation_aims_training_at_the_teachers_answer(prepared, tmp_path, capsys):
-    """Teachers that answer 90 years for every face: a student trained with --distill 1.0
-    answers about 90, one trained on the labels alone about the labels' mean."""
-    teachers = tmp_path / "teachers"
-    for variant in ("full", "cropped"):
-        teacher = build_model(TASKS["age"], TINY, 32, output_bias=90.0)
-        kernel = teacher.get_layer("age").kernel
-        kernel.assign(np.zeros(kernel.shape))
-        (teachers / variant).mkdir(parents=True)
-        save_for_inference(teacher, ModelFiles(teachers / variant, "age").model)
-    val = load_split(prepared[0], "cropped", "val")
-    predictions = {}
-    for distill in ("0", "1.0"):
-        out = tmp_path / f"distill{distill}"
-        arguments = ["--task", "age", "--variant", "cropped", "--data", str(prepared[0]),
-                     "--out", str(out), "--epochs", "1", "--batch-size", "8",
-                     "--stem-width", "8", "--widths", "8", "16", "--dropout", "0",
-                     "--distill", distill, "--teachers", str(teachers)]  # fmt: skip
-        assert train_main(arguments) == 0
-        model = keras.models.load_model(ModelFiles(out / "cropped", "age").model, compile=False)
-        predictions[distill] = predict_outputs(model, val.images).mean()
-    assert capsys.readouterr().out.count("answered for") == 2  # one teacher per variant
-    assert abs(predictions["1.0"] - 90) < 10
-    assert abs(predictions["0"] - val.ages.mean()) < 20 < 90 - val.ages.mean()
-
-
-def test_gender_metrics_score_soft_targets_by_their_nearer_class():
-    """Distilled targets such as 0.97 or 0.4 count as 1 and 0, as their labels did."""
-    soft = np.array([0.97, 0.03, 0.6, 0.4, 0.8], "float32")
-    probabilities = np.array([0.9, 0.2, 0.3, 0.1, 0.7], "float32")
-    accuracy, auc = TASKS["gender"].metrics()
-    accuracy.update_state(soft, probabilities)
-    auc.update_state(soft, probabilities)
-    assert float(accuracy.result()) == pytest.approx(0.8)
-    assert float(auc.result()) == pytest.approx(roc_auc(np.round(soft), probabilities))
