@@ -23,6 +23,12 @@ TENSORFLOW_DEFAULTS = {
     "TF_CPP_MIN_LOG_LEVEL": "2",  # TensorFlow's C++ info and warning lines hide our output
 }
 
+UNSAFE_IMPORT_WARNING = (
+    "TensorFlow was imported before data_prep or model, so it runs with oneDNN, which can "
+    "crash on AVX-512 CPUs; import data_prep (or model) first, or set TF_ENABLE_ONEDNN_OPTS=0 "
+    "in the environment."
+)
+
 
 def configure_tensorflow() -> None:
     """Set each of `TENSORFLOW_DEFAULTS` the user has not set; warn if TensorFlow was imported
@@ -31,9 +37,7 @@ def configure_tensorflow() -> None:
     os.environ.update(missing)
     if "tensorflow" in sys.modules and "TF_ENABLE_ONEDNN_OPTS" in missing:
         warnings.warn(
-            "TensorFlow was imported before data_prep or model, so it runs with oneDNN, which "
-            "can crash on AVX-512 CPUs; import data_prep (or model) first, or set "
-            "TF_ENABLE_ONEDNN_OPTS=0 in the environment.",
+            UNSAFE_IMPORT_WARNING,
             RuntimeWarning,
             stacklevel=3,
         )

@@ -108,13 +108,15 @@ def test_record_tabs_read_the_shipped_artefacts():
         gender_curves = demo.figures.training_curves(variant, "gender")
         assert len(gender_curves.data) == 6
         smoothing_starts = [
-            shape.x0 for shape in gender_curves.layout.shapes if shape.line.color == "#d62728"
+            shape.x0
+            for shape in gender_curves.layout.shapes
+            if shape.line.color == demo.figures.SMOOTHING_LINE["color"]
         ]  # the shipped gender models switched to label smoothing in their last schedule
         start = shipped.run_info(variant, "gender")["schedule_start"] + 0.5
         assert smoothing_starts == [start] * 3
         assert "smoothed targets" in gender_curves.layout.title.text
         assert not any(
-            s.line.color == "#d62728"
+            s.line.color == demo.figures.SMOOTHING_LINE["color"]
             for s in demo.figures.training_curves(variant, "age").layout.shapes
         )
         assert set(demo.figures.group_table(variant)["group"]) >= {"gender: male", "race: Asian"}

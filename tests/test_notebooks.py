@@ -6,8 +6,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from data_prep.runtime import UNSAFE_IMPORT_WARNING
+
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-UNSAFE_IMPORT_WARNING = "TensorFlow was imported before data_prep or model"
 
 
 def run_notebook(name: str, env: dict[str, str], monkeypatch) -> nbformat.NotebookNode:

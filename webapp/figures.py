@@ -14,6 +14,8 @@ from plotly.subplots import make_subplots
 from model import shipped
 
 VARIANT_COLOURS = {"cropped": "#1f77b4", "full": "#ff7f0e"}
+SMOOTHING_LINE = {"color": "#d62728", "dash": "dash"}
+"""The line where a gender model's training switched to label smoothing."""
 CURVES = {
     "age": [("loss", "MSE (years²)"), ("mae", "MAE (years)")],
     "gender": [("loss", "cross-entropy"), ("accuracy", "accuracy"), ("auc", "AUC")],
@@ -50,7 +52,7 @@ def training_curves(variant: str, task: str) -> go.Figure:
         figure.update_xaxes(title_text="epoch", row=1, col=column)
     if smoothing:
         start = run["schedule_start"] + 0.5
-        figure.add_vline(x=start, line={"color": "#d62728", "dash": "dash"}, row="all", col="all")
+        figure.add_vline(x=start, line=SMOOTHING_LINE, row="all", col="all")
     figure.update_layout(
         title=f"{task.capitalize()} model, {variant} variant (dotted line: shipped epoch {best})"
         + (
