@@ -23,6 +23,15 @@ class TrainConfig:
     learning_rate: float = field(default=2e-3, metadata={"help": "peak learning rate (AdamW)"})
     weight_decay: float = field(default=1e-4, metadata={"help": "AdamW weight decay"})
     warmup_epochs: int = field(default=1, metadata={"help": "linear warm-up before cosine decay"})
+    start: str = field(
+        default="scratch",
+        metadata={
+            "help": "scratch: the compact ResNet below (--stem-width, --widths, "
+            "--blocks-per-stage), trained from random weights; cydral: Cydral Technology's CC0 "
+            "age or gender network (model.pretrained; needs requirements-bench.txt), with this "
+            "project's head, fine-tuned"
+        },
+    )
     stem_width: int = field(default=32, metadata={"help": "channels of the stride-2 stem"})
     widths: tuple[int, ...] = field(
         default=(64, 128, 256), metadata={"help": "channels of each stride-2 stage"}

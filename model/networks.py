@@ -41,7 +41,12 @@ zooms of 0.94 to 1.12 (``model.evaluate --views`` compares them)."""
 
 
 def build_model(task: Task, config: TrainConfig, input_size: int, output_bias: float = 0.0):
-    """An uncompiled CNN for `task`: (B, S, S, 3) pixels in [0, 255] -> (B, 1)."""
+    """An uncompiled CNN for `task`: (B, S, S, 3) pixels in [0, 255] -> (B, 1). From scratch,
+    its output unit starts at `output_bias`; the pretrained start keeps its own answers."""
+    if config.start == "cydral":
+        from model.pretrained import cydral_network
+
+        return cydral_network(task.name, input_size, config.dropout)
     inputs, features = backbone(
         input_size, config.stem_width, config.widths, config.blocks_per_stage, config.dropout
     )
@@ -54,7 +59,7 @@ def build_model(task: Task, config: TrainConfig, input_size: int, output_bias: f
     return keras.Model(inputs, output, name=f"{task.name}_cnn")
 
 
-ARCHITECTURE_FIELDS = ("stem_width", "widths", "blocks_per_stage")
+ARCHITECTURE_FIELDS = ("start", "stem_width", "widths", "blocks_per_stage")
 """The config fields that shape a model's weights (with the input size, from the data)."""
 
 
@@ -69,12 +74,16 @@ def grow(
     `source` (built from `source_config`) computes: every layer the two share takes `source`'s
     weights, and each added residual block starts as the identity (its last batch norm scales
     by zero; the block's input is a ReLU output, so the block passes it through unchanged).
-    Widths must stay the same."""
-    if config.blocks_per_stage < source_config.blocks_per_stage or (
-        config.stem_width,
-        tuple(config.widths),
-    ) != (source_config.stem_width, tuple(source_config.widths)):
-        raise ValueError("a model can only grow deeper or take larger inputs, not change widths")
+    Widths and the start must stay the same."""
+    same_shape = (config.start, config.stem_width, tuple(config.widths)) == (
+        source_config.start,
+        source_config.stem_width,
+        tuple(source_config.widths),
+    )
+    if not same_shape or config.blocks_per_stage < source_config.blocks_per_stage:
+        raise ValueError(
+            "a model can only grow deeper or take larger inputs, not change its widths or start"
+        )
     named = build_model(task, source_config, source.input_shape[1])
     named.set_weights(source.get_weights())  # the same builder: the same weight order
     shared = {layer.name: layer for layer in named.layers}

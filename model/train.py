@@ -190,6 +190,10 @@ def train(config: TrainConfig) -> dict:
             "python": platform.python_version(),
         },
     }
+    if config.start == "cydral":
+        from model.pretrained import credit
+
+        run["pretrained_from"] = credit(config.task)
     # With --ema, the average replaces the weights from each epoch's end to the next epoch's
     # start: validation, the shipped model and the checkpoint see the average (a resumed run
     # trains on from the average).
@@ -240,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         TASKS[config.task].loss_function(config.label_smoothing)
     except ValueError as error:
         parser.error(str(error))
+    if config.start not in ("scratch", "cydral"):
+        parser.error("--start must be scratch or cydral")
     if config.keep not in ("best", "last"):
         parser.error("--keep must be best or last")
     run = train(config)
