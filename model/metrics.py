@@ -13,6 +13,10 @@ from data_prep.names import GENDERS, RACES
 from data_prep.split import AGE_BUCKET_LABELS, age_bucket
 from model.calibration import LEVELS, AgeCalibration
 
+YOUNG_AGE_BANDS = {"0-2": (0, 2), "3-5": (3, 5), "6-9": (6, 9), "10-12": (10, 12),
+                   "13-19": (13, 19)}  # fmt: skip
+"""The children's view: narrower bands where age estimators go most wrong (inclusive)."""
+
 
 def age_metrics(true: np.ndarray, predicted: np.ndarray) -> dict:
     """n, mae, mse, rmse (years) and cs5 (share of predictions within 5 years)."""
@@ -139,6 +143,9 @@ def evaluate_predictions(
     result = _summary(ages, genders, predicted_age, probability_female, calibration)
     result["by_age_bucket"] = breakdown(
         {label: buckets == index for index, label in enumerate(AGE_BUCKET_LABELS)}
+    )
+    result["by_young_age"] = breakdown(
+        {label: (ages >= low) & (ages <= high) for label, (low, high) in YOUNG_AGE_BANDS.items()}
     )
     result["by_gender"] = breakdown({name: genders == code for code, name in GENDERS.items()})
     result["by_race"] = breakdown({name: races == code for code, name in RACES.items()})

@@ -94,6 +94,8 @@ def test_breakdowns_split_by_bucket_gender_and_race():
     )
     assert set(result["by_age_bucket"]) == {"0-9", "20-29", "70-80"}
     assert result["by_age_bucket"]["20-29"]["age"]["mae"] == pytest.approx(2.0)
+    assert set(result["by_young_age"]) == {"3-5"}  # the children's bands hold only the 5-year-old
+    assert result["by_young_age"]["3-5"]["age"]["mean_error"] == pytest.approx(1.0)
     assert result["by_gender"]["female"]["gender"]["accuracy"] == pytest.approx(0.5)
     assert set(result["by_race"]) == {"White", "Black", "Asian"}
     assert result["age"]["mae"] == pytest.approx(3.75)
