@@ -31,12 +31,29 @@ from data_prep.source import iter_source
 
 LABELS = "labels.csv"
 DAMAGES = ("low_resolution", "blur", "grayscale", "faded", "colour_cast", "gamma", "noise")
+PRINT_DAMAGES = ("dyes", "softness", "flash", "shadow", "paper", "halftone", "border")
+STYLES = ("photo", "print")
+DYES = {
+    "magenta": (1.10, 0.88, 1.02),  # the cyan dye faded first: reds and magentas remain
+    "sepia": None,  # a toned black-and-white print
+    "yellowed": (1.04, 1.0, 0.80),  # yellowed paper and varnish
+    "washed": (1.0, 1.0, 1.0),  # all dyes faded alike: low contrast only
+}
+"""How an old print's colour has aged: each channel's gain, or None for a sepia toning."""
 IMAGES = "images"
 
 
 @dataclass(frozen=True)
 class WildConfig:
     seed: int = field(default=0, metadata={"help": "seed of every random choice"})
+    style: str = field(
+        default="photo",
+        metadata={
+            "help": "photo: damaged as digital photos are (the p_* shares below); print: as a "
+            "scanned old print (faded dyes, soft optics, flash and hard shadows, paper, "
+            "halftone, border)"
+        },
+    )
     split: str = field(default="test", metadata={"help": "split of the prepared folder to use"})
     limit: int = field(
         default=0, metadata={"help": "use N random chips of the split, drawn with --seed (0: all)"}
@@ -131,12 +148,82 @@ def _damage(scene: Image.Image, rng: np.random.Generator, config: WildConfig, fa
     return picture, done
 
 
+def _radial(size: tuple[int, int], centre: tuple[float, float], radius: float) -> np.ndarray:
+    """1 at `centre`, falling off smoothly to 0 at `radius` pixels: (H, W) float32."""
+    ys, xs = np.mgrid[0 : size[1], 0 : size[0]].astype(np.float32)
+    distance = np.hypot(xs - centre[0], ys - centre[1]) / radius
+    return np.clip(1 - distance**2, 0, 1)
+
+
+def _print_damage(scene: Image.Image, rng: np.random.Generator, face_side: int):
+    """What decades in an album and a flat-bed scanner do to a photo: the lens and print were
+    soft, a flash lit the face and cast a hard shadow, the dyes faded (towards magenta, sepia
+    or yellow) and lost contrast, the paper shows texture or a halftone screen, and a white
+    border frames it; (picture, record)."""
+    done: dict = {}
+    done["softness"] = round(float(rng.uniform(0.006, 0.02) * face_side), 2)
+    scene = scene.filter(ImageFilter.GaussianBlur(done["softness"]))
+    pixels = np.asarray(scene, np.float32)
+    height, width = pixels.shape[:2]
+    if rng.random() < 0.4:  # on-camera flash: a bright, flat centre that falls off
+        centre = (rng.uniform(0.3, 0.7) * width, rng.uniform(0.3, 0.7) * height)
+        done["flash"] = round(float(rng.uniform(0.25, 0.6)), 2)
+        glare = _radial((width, height), centre, rng.uniform(0.4, 0.8) * max(width, height))
+        pixels = (
+            pixels * (1 + done["flash"] * glare[..., None]) + 40 * done["flash"] * glare[..., None]
+        )
+    if rng.random() < 0.3:  # a hard shadow: one side of a straight edge darker
+        angle = rng.uniform(0, 2 * np.pi)
+        ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+        offset = rng.uniform(-0.25, 0.25) * min(width, height)
+        side = (xs - width / 2) * np.cos(angle) + (ys - height / 2) * np.sin(angle) > offset
+        done["shadow"] = round(float(rng.uniform(0.45, 0.8)), 2)
+        pixels = np.where(side[..., None], pixels * done["shadow"], pixels)
+    pixels = np.clip(pixels, 0, 255)
+    done["dyes"] = str(rng.choice(list(DYES)))
+    contrast = rng.uniform(0.5, 0.85)
+    if DYES[done["dyes"]] is None:
+        grey = pixels @ np.float32([0.299, 0.587, 0.114])
+        pixels = grey[..., None] * np.float32([1.07, 0.92, 0.72])
+    else:
+        pixels = pixels * np.float32(DYES[done["dyes"]]) * rng.uniform(0.95, 1.05, 3)
+    pixels = pixels.mean() + (pixels - pixels.mean()) * contrast + rng.uniform(5, 35)
+    done["contrast"] = round(float(contrast), 2)
+    if rng.random() < 0.3:  # a printed reproduction: a halftone dot screen
+        period = float(rng.uniform(3.0, 5.0))
+        ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+        screen = np.cos(2 * np.pi * xs / period) * np.cos(2 * np.pi * ys / period)
+        done["halftone"] = round(period, 2)
+        pixels = pixels * (1 + rng.uniform(0.15, 0.3) * screen[..., None])
+    else:  # photographic paper: grain and a faint, blotchy texture
+        grain = rng.normal(0, 1, (height, width, 1))
+        blotches = np.asarray(
+            Image.fromarray(
+                rng.normal(0, 1, (height // 24 + 1, width // 24 + 1)).astype(np.float32)
+            ).resize((width, height), Image.Resampling.BICUBIC)
+        )[..., None]
+        done["paper"] = round(float(rng.uniform(3, 9)), 1)
+        pixels = pixels + done["paper"] * (grain + 0.6 * blotches)
+    picture = Image.fromarray(np.clip(pixels, 0, 255).round().astype(np.uint8))
+    if rng.random() < 0.5:
+        done["border"] = int(max(4, rng.uniform(0.03, 0.08) * min(width, height)))
+        paper = (int(rng.uniform(225, 250)),) * 2 + (int(rng.uniform(205, 240)),)
+        framed = Image.new("RGB", (width + 2 * done["border"], height + 2 * done["border"]), paper)
+        framed.paste(picture, (done["border"], done["border"]))
+        picture = framed
+    done["jpeg_quality"] = int(rng.integers(70, 96))
+    return picture, done
+
+
 def wild_photo(chip: Image.Image, seed: int, index: int, config: WildConfig) -> tuple[bytes, dict]:
     """The JPEG bytes of one wild picture made from `chip`, and what was done to it; the same
     (seed, index) always gives the same picture."""
     rng = np.random.default_rng([seed, index])
     scene, placed = _place(chip, rng, config)
-    picture, damage = _damage(scene, rng, config, placed["face_side"])
+    if config.style == "print":
+        picture, damage = _print_damage(scene, rng, placed["face_side"])
+    else:
+        picture, damage = _damage(scene, rng, config, placed["face_side"])
     buffer = io.BytesIO()
     picture.save(buffer, "JPEG", quality=damage["jpeg_quality"])
     return buffer.getvalue(), {**placed, **damage}
@@ -148,6 +235,8 @@ def build_wild_set(
     """Write the wild set of `config.split` of a prepared folder (chips read from `source`,
     the UTKFace folder or archive it was prepared from); returns the report."""
     config = config or WildConfig()
+    if config.style not in STYLES:
+        raise ValueError(f"style must be one of {', '.join(STYLES)}, not {config.style!r}")
     out = Path(out)
     (out / IMAGES).mkdir(parents=True, exist_ok=True)
     manifest = pd.read_csv(Path(prepared) / MANIFEST)
@@ -175,6 +264,7 @@ def build_wild_set(
     labels.to_csv(out / LABELS, index=False)
     report = {"config": asdict(config), "prepared": str(prepared), "photos": len(rows),
               "damage_shares": {column: round(float(labels[column].notna().mean()), 3)
-                                for column in DAMAGES if column in labels}}  # fmt: skip
+                                for column in (*DAMAGES, *PRINT_DAMAGES)
+                                if column in labels}}  # fmt: skip
     (out / "wild_report.json").write_text(json.dumps(report, indent=2))
     return report

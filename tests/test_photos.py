@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from data_prep import load_image, read_manifest
-from data_prep.wild import LABELS, WildConfig, build_wild_set
+from data_prep.wild import DYES, LABELS, WildConfig, build_wild_set
 from model.evaluate import main as evaluate_main
 from model.predictor import Predictor
 from tests.hostile import face_photo
@@ -50,6 +50,26 @@ def test_the_face_in_every_wild_photo_is_found(wild_set, smoke_weights, detector
     labels = pd.read_csv(wild_set / LABELS)
     found = [predictor.predict(wild_set / "images" / name).faces for name in labels.filename]
     assert len(found) == 3 and all(len(faces) == 1 for faces in found)
+
+
+def test_the_print_style_fades_softens_and_frames_like_a_scanned_print(
+    utk_folder, prepared, smoke_weights, detector, tmp_path
+):
+    build_wild_set(utk_folder, prepared[0], tmp_path, WildConfig(limit=6, style="print"))
+    labels = pd.read_csv(tmp_path / LABELS)
+    assert set(labels["dyes"]) <= set(DYES) and (labels["softness"] > 0).all()
+    assert (labels["contrast"] < 1).all() and labels["jpeg_quality"].between(70, 95).all()
+    for row in labels.itertuples():
+        pixels = np.asarray(load_image(tmp_path / "images" / row.filename), np.float32)
+        if not np.isnan(row.border):  # a light paper border all round
+            edge = int(row.border) // 2
+            frame = np.concatenate([pixels[:edge].reshape(-1, 3), pixels[-edge:].reshape(-1, 3)])
+            assert frame.min() > 180 and frame.std() < 10
+    predictor = Predictor("cropped", smoke_weights, detector=detector)
+    found = [predictor.predict(tmp_path / "images" / name).faces for name in labels.filename]
+    assert sum(len(faces) == 1 for faces in found) >= len(found) - 1
+    with pytest.raises(ValueError, match="style must be one of photo, print"):
+        build_wild_set(utk_folder, prepared[0], tmp_path / "x", WildConfig(style="polaroid"))
 
 
 @pytest.fixture(scope="module")
