@@ -9,7 +9,7 @@ or SIGABRT) on CPUs with AVX-512, both AMD EPYC and Intel Xeon, when they comput
 of a 1x1 stride-2 convolution for some shapes (a batch of one or three images through a few
 channels): what a saliency map of one face computes through the residual shortcut of our
 CNNs. TensorFlow's own kernels cost inference nothing measurable; training is faster with
-oneDNN and may turn it on (README, "Benchmarks" and "Troubleshooting").
+oneDNN and may turn it on (benchmarks/README.md; README, "Troubleshooting").
 """
 
 from __future__ import annotations
