@@ -129,5 +129,13 @@ class ModelFiles:
 
 CALIBRATION_FILE = "calibration.json"
 METRICS_FILE = "metrics.json"
+
+
+def metrics_file(split: str) -> str:
+    """The name of a variant's evaluation on `split`: ``metrics.json`` for the test split,
+    ``metrics_<split>.json`` for train, val and the wild set (``"wild"``)."""
+    return METRICS_FILE if split == "test" else METRICS_FILE.replace(".json", f"_{split}.json")
+
+
 DATA_REPORT_FILE = "data_report.json"
 """A copy of data_prep's report.json of the training data, in the weights folder."""

@@ -9,7 +9,7 @@ import pandas as pd
 
 from model.average_maps import AVERAGE_MAPS_DIR, INDEX_FILE
 from model.calibration import AgeCalibration
-from model.config import CALIBRATION_FILE, DATA_REPORT_FILE, METRICS_FILE, WEIGHTS_DIR, ModelFiles
+from model.config import CALIBRATION_FILE, DATA_REPORT_FILE, WEIGHTS_DIR, ModelFiles, metrics_file
 
 
 def history(variant: str, task: str, weights: str | Path = WEIGHTS_DIR) -> pd.DataFrame:
@@ -26,8 +26,7 @@ def metrics(variant: str, weights: str | Path = WEIGHTS_DIR, split: str = "test"
     """The variant's evaluation on a split (``python -m model.evaluate`` output):
     ``metrics.json`` for the test split, ``metrics_<split>.json`` for train and val, and
     ``metrics_wild.json`` for the wild set (``model.evaluate --photos``)."""
-    name = METRICS_FILE if split == "test" else METRICS_FILE.replace(".json", f"_{split}.json")
-    return json.loads((Path(weights) / variant / name).read_text())
+    return json.loads((Path(weights) / variant / metrics_file(split)).read_text())
 
 
 def data_report(weights: str | Path = WEIGHTS_DIR) -> dict:

@@ -1,0 +1,95 @@
+"""Refresh every file derived from a variant's models, after a model in the weights folder changed:
+
+    python -m model.release --data data/aligned --wild data/wild [--variant cropped] [--weights DIR]
+                            [--steps calibration metrics wild maps]
+
+In order, for each variant (both unless ``--variant``):
+
+1. ``calibration``: the age margins on the validation split (``calibration.json``);
+2. ``metrics``: the evaluation of each split of the prepared folder (``metrics.json`` for test,
+   ``metrics_val.json``, ``metrics_train.json``);
+3. ``wild``: the evaluation on the wild set (``data_prep wild``), through the Predictor
+   (``metrics_wild.json``);
+4. ``maps``: the average Grad-CAM maps and the methods' sanity check (``average_maps/``,
+   ``sanity.json``).
+
+A changed gender model leaves the margins as they are: ``--steps metrics wild maps``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from data_prep import load_split
+from data_prep.wild import IMAGES, LABELS
+from model import sanity
+from model.average_maps import average_maps
+from model.calibration import calibrate_variant
+from model.config import WEIGHTS_DIR, metrics_file
+from model.evaluate import evaluate, evaluate_photos
+
+STEPS = ("calibration", "metrics", "wild", "maps")
+SPLITS = ("test", "val", "train")
+
+
+def release(
+    variant: str,
+    data: str | Path,
+    wild: str | Path | None,
+    weights: str | Path = WEIGHTS_DIR,
+    steps: tuple[str, ...] = STEPS,
+) -> list[Path]:
+    """Run `steps` for one variant; returns the files written."""
+    variant_dir = Path(weights) / variant
+    written: list[Path] = []
+
+    def save(split: str, metrics: dict) -> None:
+        path = variant_dir / metrics_file(split)
+        path.write_text(json.dumps(metrics, indent=2))
+        written.append(path)
+
+    if "calibration" in steps:
+        calibrate_variant(variant_dir, data, variant)
+        written.append(variant_dir / "calibration.json")
+    if "metrics" in steps:
+        for split in SPLITS:
+            save(split, evaluate(variant, data, weights, split=split))
+    if "wild" in steps:
+        wild = Path(wild)
+        save("wild", evaluate_photos(variant, wild / IMAGES, wild / LABELS, weights))
+    if "maps" in steps:
+        index = average_maps(variant, data, weights)
+        written.append(variant_dir / "average_maps")
+        faces = load_split(data, variant, "test").images[: sanity.SANITY_FACES]
+        written.append(sanity.write(variant_dir, sanity.run(variant_dir, faces)))
+        print(f"{variant}: {sum(len(groups) for groups in index['maps'].values())} average maps")
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m model.release", description=__doc__)
+    parser.add_argument("--data", required=True, help="the prepared folder the models learnt")
+    parser.add_argument("--wild", help="the wild set (data_prep wild): needed by the wild step")
+    parser.add_argument("--variant", choices=("full", "cropped"), help="one variant (default both)")
+    parser.add_argument("--weights", default=str(WEIGHTS_DIR), help="weights folder")
+    parser.add_argument("--steps", nargs="+", choices=STEPS, default=list(STEPS))
+    args = parser.parse_args(argv)
+    if "wild" in args.steps and not (
+        args.wild and (Path(args.wild) / LABELS).is_file() and (Path(args.wild) / IMAGES).is_dir()
+    ):
+        parser.error(f"the wild step needs --wild, a folder with {IMAGES}/ and {LABELS}")
+    for variant in [args.variant] if args.variant else ["full", "cropped"]:
+        started = time.perf_counter()
+        written = release(variant, args.data, args.wild, args.weights, tuple(args.steps))
+        print(f"{variant}: wrote {len(written)} files in {time.perf_counter() - started:.0f} s")
+        for path in written:
+            print(f"  {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
