@@ -113,3 +113,30 @@ def verdict(report: dict | None, method: str) -> Verdict:
         return Verdict(method, None, {})
     correlations = {task: values[method] for task, values in report["correlations"].items()}
     return Verdict(method, bool(report["passes"][method]), correlations)
+
+
+def summary(reports: dict[str, dict | None]) -> str:
+    """The verdicts of every method on the given variants' reports (``{variant: load(...)}``),
+    in one or two sentences: which pass everywhere, which fail everywhere, which only on some."""
+    passing, failing, mixed = [], [], []
+    for method, name in METHODS.items():
+        verdicts = {variant: verdict(report, method).passes for variant, report in reports.items()}
+        if all(verdicts.values()):
+            passing.append(name)
+        elif not any(verdicts.values()):
+            failing.append(name)
+        else:
+            where = [variant for variant, passes in verdicts.items() if passes]
+            mixed.append(f"{name} passes on the {' and '.join(where)} models only")
+    sentences = [
+        f"{_listed(group)} {verb if len(group) > 1 else verb + 's'}."
+        for group, verb in ((passing, "pass"), (failing, "fail"))
+        if group
+    ]
+    if mixed:
+        sentences.append(_listed(mixed) + ".")
+    return " ".join(sentences)
+
+
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -78,3 +78,27 @@ def test_the_shipped_check_covers_all_seven_methods_of_both_models(variant):
         assert report["passes"][method] == (worst < report["pass_below"])
     # the CAM methods pass on the shipped models (tests/test_shipped_models.py checks it afresh)
     assert all(report["passes"][method] for method in ("gradcam", "gradcam++", "scorecam"))
+
+
+def _report_passing(passing: set[str]) -> dict:
+    return {
+        "correlations": {task: dict.fromkeys(METHODS, 0.1) for task in sanity.TASKS},
+        "passes": {method: method in passing for method in METHODS},
+    }
+
+
+def test_the_summary_names_what_passes_everywhere_nowhere_and_somewhere():
+    everywhere = set(METHODS) - {"saliency", "smoothgrad"}
+    reports = {
+        "cropped-face": _report_passing(everywhere),
+        "full-image": _report_passing(everywhere | {"saliency"}),
+    }
+    text = sanity.summary(reports)
+    assert text.startswith(
+        "Grad-CAM, Grad-CAM++, Score-CAM, Occlusion and Integrated gradients pass."
+    )
+    assert "SmoothGrad fails." in text
+    assert "Vanilla saliency passes on the full-image models only." in text
+    assert sanity.summary({"a": _report_passing(set(METHODS))}).endswith(
+        "Integrated gradients pass."
+    )

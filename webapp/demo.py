@@ -218,8 +218,9 @@ ABOUT = """
 ## About this demo
 
 **What it does.** It estimates a person's age and gender from a face photo with two small
-convolutional networks per input variant (one for age, one for gender), trained from scratch on
-a CPU, and shows *why* with saliency maps. The networks also trained on faces damaged as real
+convolutional networks per input variant (one for age, one for gender), trained on a CPU (from
+scratch, or for the full-image gender model from a public-domain network trained on 200,000
+faces), and shows *why* with saliency maps. The networks also trained on faces damaged as real
 photos are (grey or faded, colour casts, blurred, compressed, noisy, partly covered), so that an
 old print or a scan is read much like a fresh colour photo.
 
@@ -254,10 +255,9 @@ red means older or more female, blue younger or more male. Occlusion is the plai
 square slides over the face, and each part is coloured by how much covering it changed the
 estimate. Each method's result in the sanity check of Adebayo et al. (2018) is shown beside
 the method picker: a method passes when its maps change completely once the model's weights are
-replaced by random ones, so that they show what the model learnt. Grad-CAM (the default),
-Grad-CAM++, Score-CAM and occlusion pass. Methods that fail (vanilla saliency and SmoothGrad
-keep much of the face's outline even for a random network) stay in the menu, marked, for
-teaching: read them as "where the edges are that the model is sensitive to", with care.
+replaced by random ones, so that they show what the model learnt. {sanity_summary} Methods that
+fail keep much of the face's outline even for a random network; they stay in the menu, marked,
+for teaching: read them as "where the edges are that the model is sensitive to", with care.
 
 **Privacy.** Photos are processed in memory. Nothing you upload is stored: Gradio's temporary
 copies are deleted within three minutes and nothing is logged or flagged.
@@ -352,7 +352,8 @@ def build_demo() -> gr.Blocks:
                 average_map_gallery("cropped", "gender"), label="Gender model", columns=10
             )
         with gr.Tab("About"):
-            gr.Markdown(ABOUT)
+            reports = {VARIANT_NAMES[v]: sanity.load(v) for v in ("cropped", "full")}
+            gr.Markdown(ABOUT.format(sanity_summary=sanity.summary(reports)))
 
         map_inputs = [faces_state, face, method, opacity, patch, stride, baseline]
         run.click(
