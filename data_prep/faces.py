@@ -1,7 +1,8 @@
 """Find faces with MTCNN and cut the tight square face crop used by the ``cropped`` variant.
 
-The crop is defined from a detector box by one function, `face_crop`, which training data
-and inference both call, so the model always sees faces framed the same way.
+The crop is defined from a box by one function, `face_crop`: training data and inference both
+call it with the chip template's face box on the aligned chip (`data_prep.align.chip_inputs`),
+so the model always sees faces framed the same way.
 """
 
 from __future__ import annotations

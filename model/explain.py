@@ -18,9 +18,9 @@ model, percentage points of the probability of "female" for the gender model, so
 (red) always means older / more female and negative (blue) younger / more male.
 
 * Occlusion: a grey patch slides over the face; each pixel gets the mean change of the
-  estimate (averaged with the mirrored face; the predictor also averages four shifted views and
-  a closer one, which would make the map six times slower) over the patch positions that
-  covered it. Positive: covering this part made the person look older.
+  estimate (averaged with the mirrored face; the predictor averages eight views, the face moved
+  and closer and each mirrored, which would make the map four times slower) over the patch
+  positions that covered it. Positive: covering this part made the person look older.
 * Integrated gradients (Sundararajan et al., 2017): the gradient averaged along the straight
   path from a baseline image (black, or the face blurred) to the face, times the difference
   face - baseline, summed over the colour channels. The map adds up to the model's output on

@@ -218,8 +218,8 @@ def _data_tab() -> list:
         f"removed; toddlers (0-4) {rebalance['toddlers_before']:,} → "
         f"{rebalance['toddlers_after']:,}; {rebalance['after']:,} kept and split 70/15/15 into "
         f"train/validation/test ({splits['train']:,}/{splits['val']:,}/{splits['test']:,}). "
-        f"The face detector fell back to a central crop for "
-        f"{report['detector']['fallbacks']} of them."
+        f"The face detector found no face in {report['detector']['fallbacks']} of them: those "
+        "chips were used as they are, being aligned already."
     )
     return [
         dbc.Alert(summary, color="info", className="mt-3"),

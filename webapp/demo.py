@@ -218,11 +218,12 @@ ABOUT = """
 ## About this demo
 
 **What it does.** It estimates a person's age and gender from a face photo with two small
-convolutional networks per input variant (one for age, one for gender), trained on a CPU (from
-scratch, or for the full-image gender model from a public-domain network trained on 200,000
-faces), and shows *why* with saliency maps. The networks also trained on faces damaged as real
-photos are (grey or faded, colour casts, blurred, compressed, noisy, partly covered), so that an
-old print or a scan is read much like a fresh colour photo.
+convolutional networks per input variant (one for age, one for gender), trained on a CPU (age
+from scratch, gender from a public-domain network trained on 200,000 faces), and shows *why*
+with saliency maps. The networks also trained on faces damaged as real photos are (grey or
+faded, colour casts, blurred, compressed, noisy, partly covered), so that a damaged digital
+photo is read much like a clean one. Old scanned prints are harder: there the age models read
+children and young adults as several years older.
 
 **Data.** [UTKFace](https://susanqq.github.io/UTKFace/): about 23,000 face chips aged 0-116,
 labelled with age, gender (male/female, as the data set records it) and race. Its licence
