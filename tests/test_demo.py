@@ -111,9 +111,12 @@ def test_record_tabs_read_the_shipped_artefacts():
             shape.x0
             for shape in gender_curves.layout.shapes
             if shape.line.color == demo.figures.SMOOTHING_LINE["color"]
-        ]  # the shipped gender models switched to label smoothing in their last schedule
-        start = shipped.run_info(variant, "gender")["schedule_start"] + 0.5
-        assert smoothing_starts == [start] * 3
+        ]
+        run = shipped.run_info(variant, "gender")
+        if run["schedule_start"]:  # smoothing switched on in a later schedule: a line marks it
+            assert smoothing_starts == [run["schedule_start"] + 0.5] * 3
+        else:
+            assert smoothing_starts == [] and "throughout" in gender_curves.layout.title.text
         assert "smoothed targets" in gender_curves.layout.title.text
         assert not any(
             s.line.color == demo.figures.SMOOTHING_LINE["color"]
@@ -121,6 +124,17 @@ def test_record_tabs_read_the_shipped_artefacts():
         )
         assert set(demo.figures.group_table(variant)["group"]) >= {"gender: male", "race: Asian"}
     assert list(demo.figures.headline_table()["variant"]) == ["cropped", "full"]
+
+
+def test_a_switch_to_label_smoothing_in_a_later_schedule_is_marked_on_every_panel(monkeypatch):
+    run = shipped.run_info("cropped", "gender")
+    later = {**run, "schedule_start": 4, "config": {**run["config"], "label_smoothing": 0.1}}
+    monkeypatch.setattr(demo.figures.shipped, "run_info", lambda variant, task: later)
+    curves = demo.figures.training_curves("cropped", "gender")
+    starts = [
+        s.x0 for s in curves.layout.shapes if s.line.color == demo.figures.SMOOTHING_LINE["color"]
+    ]
+    assert starts == [4.5] * 3 and "jumps up" in curves.layout.title.text
 
 
 @pytest.fixture(scope="module")

@@ -50,18 +50,22 @@ def training_curves(variant: str, task: str) -> go.Figure:
         if best:
             figure.add_vline(x=best, line={"color": "green", "dash": "dot"}, row=1, col=column)
         figure.update_xaxes(title_text="epoch", row=1, col=column)
-    if smoothing:
+    switched = smoothing and run["schedule_start"] > 0  # smoothing began in a later schedule
+    if switched:
         start = run["schedule_start"] + 0.5
         figure.add_vline(x=start, line=SMOOTHING_LINE, row="all", col="all")
+        note = (
+            f"Red dashed line: label smoothing {smoothing:g} from there on. The loss is then "
+            "measured against smoothed targets, so it jumps up; accuracy is what to compare."
+        )
+    elif smoothing:
+        note = (
+            f"Trained with label smoothing {smoothing:g} throughout: the loss is measured against "
+            "smoothed targets, so it never nears zero; accuracy is what to compare."
+        )
     figure.update_layout(
         title=f"{task.capitalize()} model, {variant} variant (dotted line: shipped epoch {best})"
-        + (
-            f"<br><sup>Red dashed line: label smoothing {smoothing:g} from there on. The loss "
-            "is then measured against smoothed targets, so it jumps up; accuracy is what to "
-            "compare.</sup>"
-            if smoothing
-            else ""
-        ),
+        + (f"<br><sup>{note}</sup>" if smoothing else ""),
         template=TEMPLATE,
         height=340,
         margin={"t": 95 if smoothing else 70, "b": 40, "l": 40, "r": 20},
