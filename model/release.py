@@ -29,7 +29,7 @@ from data_prep.wild import IMAGES, LABELS
 from model import sanity
 from model.average_maps import average_maps
 from model.calibration import calibrate_variant
-from model.config import WEIGHTS_DIR, metrics_file
+from model.config import CALIBRATION_FILE, WEIGHTS_DIR, metrics_file
 from model.evaluate import evaluate, evaluate_photos
 
 STEPS = ("calibration", "metrics", "wild", "maps")
@@ -54,7 +54,7 @@ def release(
 
     if "calibration" in steps:
         calibrate_variant(variant_dir, data, variant)
-        written.append(variant_dir / "calibration.json")
+        written.append(variant_dir / CALIBRATION_FILE)
     if "metrics" in steps:
         for split in SPLITS:
             save(split, evaluate(variant, data, weights, split=split))
