@@ -106,10 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.sanity_faces:
         variant_dir = Path(args.weights) / args.variant
-        faces = load_split(args.data, args.variant, "test").images[: args.sanity_faces]
-        report = sanity.run(variant_dir, faces)
-        path = sanity.write(variant_dir, report)
-        print(f"Sanity check on {len(faces)} faces, written to {path}:")
+        report, path = sanity.refresh(variant_dir, args.data, args.variant, args.sanity_faces)
+        print(f"Sanity check on {report['faces']} faces, written to {path}:")
         for method, passes in report["passes"].items():
             values = "  ".join(
                 f"{task} {report['correlations'][task][method]:5.2f}" for task in sanity.TASKS

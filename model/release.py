@@ -24,7 +24,6 @@ import sys
 import time
 from pathlib import Path
 
-from data_prep import load_split
 from data_prep.wild import IMAGES, LABELS
 from model import sanity
 from model.average_maps import average_maps
@@ -64,8 +63,7 @@ def release(
     if "maps" in steps:
         index = average_maps(variant, data, weights)
         written.append(variant_dir / "average_maps")
-        faces = load_split(data, variant, "test").images[: sanity.SANITY_FACES]
-        written.append(sanity.write(variant_dir, sanity.run(variant_dir, faces)))
+        written.append(sanity.refresh(variant_dir, data, variant)[1])
         print(f"{variant}: {sum(len(groups) for groups in index['maps'].values())} average maps")
     return written
 

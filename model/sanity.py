@@ -63,6 +63,16 @@ def write(variant_dir: str | Path, report: dict) -> Path:
     return path
 
 
+def refresh(variant_dir: str | Path, data: str | Path, variant: str, count: int = SANITY_FACES):
+    """Run the check on the first `count` test faces of a prepared folder and store it:
+    (report, path written)."""
+    from data_prep import load_split
+
+    faces = load_split(data, variant, "test").images[:count]
+    report = run(variant_dir, faces)
+    return report, write(variant_dir, report)
+
+
 def load(variant: str, weights: str | Path = WEIGHTS_DIR) -> dict | None:
     """The stored report of a variant, or None if the check has not been run there."""
     path = Path(weights) / variant / SANITY_FILE
