@@ -5,8 +5,10 @@
     heat = explainer.explain(face, "occlusion")  # signed, in years: heat.units == "years"
 
 Every map is an `AttributionMap`: a float32 array that also says what its values mean.
-Five methods give *relative* maps, normalised to [0, 1] (``units`` None): vanilla saliency,
-SmoothGrad, Grad-CAM and Grad-CAM++ come from tf-keras-vis; Score-CAM is our own short
+Six methods give *relative* maps, normalised to [0, 1] (``units`` None): vanilla saliency,
+SmoothGrad, Grad-CAM and Grad-CAM++ come from tf-keras-vis; CAM is Grad-CAM at the last stage
+in closed form (`cam_model`: for our dense heads the gradient needs no backward pass, so the
+same graph runs in the browser edition, exported to ONNX); Score-CAM is our own short
 implementation: tf-keras-vis's ``Scorecam`` passes the model output through a softmax before
 weighting channels, which on our one-unit outputs is always 1, so every channel would weigh
 the same. Here each channel is weighted by how much the score itself (predicted age, or
@@ -50,6 +52,7 @@ METHODS = {
     "gradcam": "Grad-CAM",
     "gradcam++": "Grad-CAM++",
     "scorecam": "Score-CAM",
+    "cam": "CAM",
     "occlusion": "Occlusion",
     "integrated_gradients": "Integrated gradients",
 }
@@ -59,6 +62,8 @@ DESCRIPTIONS = {
     "gradcam": "Which regions of a late 8x8 feature map raise the score: coarse, by region.",
     "gradcam++": "Grad-CAM weighted to show several separate regions at once.",
     "scorecam": "Masks the face with each feature map and weighs it by how much the score rises.",
+    "cam": "The network's last feature maps, each weighed by how its output reads it: very "
+    "coarse (4x4 or 8x8 regions), and what the browser edition draws.",
     "occlusion": "A grey square slides over the face. Red: covering this part made the person "
     "look older (age) or more female (gender); blue: younger, or more male. The colour bars are "
     "in years and in percentage points.",
@@ -124,7 +129,8 @@ class AttributionMap(np.ndarray):
         super().__setstate__(tuple(array_state))
 
 
-def _signed_map(values, task: str, method: str) -> AttributionMap:
+def signed_map(values, task: str, method: str) -> AttributionMap:
+    """`values` as a signed map of `method` on the `task` model, with its units and words."""
     if task == "age":
         units, ends = "years", ("younger", "older")
     else:
@@ -159,6 +165,97 @@ def cam_layer(model: keras.Model, min_side: int = 6) -> str:
     return best
 
 
+def last_stage(model: keras.Model) -> str:
+    """The last layer with a spatial (B, h, w, C) output: where the dense head begins."""
+    spatial = [layer.name for layer in model.layers if len(layer.output.shape) == 4]
+    return spatial[-1]
+
+
+class ClosedFormCam(keras.layers.Layer):
+    """Grad-CAM at the last stage for a dense head, without a backward pass.
+
+    The head (global average pooling or flattening, then Dense layers with ReLU between them)
+    is piecewise linear up to the output unit's activation, which Grad-CAM ignores. So the
+    gradient of the output unit's input with respect to the feature map is the last kernel
+    taken back through the Dense kernels, masked by the ReLUs that fired. Grad-CAM weighs
+    each channel by that gradient's spatial mean, sums, and keeps the positive part (here
+    for the predicted direction: older, or the predicted gender), then tf-keras-vis's
+    bilinear zoom to the input size (corners aligned) and min-max scaling.
+    Inputs: [feature map (B, h, w, C), model output (B, 1)]; output (B, S, S) in [0, 1]."""
+
+    def __init__(self, pooling: str, kernels, biases, size: int, two_sided: bool, **kwargs):
+        super().__init__(**kwargs)
+        self.pooling, self.size, self.two_sided = pooling, size, two_sided
+        self.kernels = [self._constant(f"kernel_{i}", k) for i, k in enumerate(kernels)]
+        self.biases = [self._constant(f"bias_{i}", b) for i, b in enumerate(biases)]
+
+    def _constant(self, name: str, values) -> keras.Variable:
+        values = np.asarray(values, np.float32)
+        weight = self.add_weight(name=name, shape=values.shape, trainable=False)
+        weight.assign(values)
+        return weight
+
+    def call(self, inputs):
+        features, output = inputs
+        _, height, width, channels = features.shape
+        pooled = (
+            tf.reduce_mean(features, axis=(1, 2))
+            if self.pooling == "average"
+            else tf.reshape(features, (-1, height * width * channels))
+        )
+        fired, hidden = [], pooled
+        for kernel, bias in zip(self.kernels[:-1], self.biases[:-1], strict=True):
+            hidden = tf.matmul(hidden, kernel) + bias
+            fired.append(tf.cast(hidden > 0, tf.float32))
+            hidden = tf.nn.relu(hidden)
+        gradient = tf.transpose(self.kernels[-1])  # (1, units): d output / d last hidden
+        for kernel, mask in zip(reversed(self.kernels[:-1]), reversed(fired), strict=True):
+            gradient = tf.matmul(gradient * mask, kernel, transpose_b=True)
+        if self.pooling == "average":
+            weights = gradient / float(height * width) * tf.ones_like(pooled)
+        else:
+            weights = tf.reduce_mean(
+                tf.reshape(gradient * tf.ones_like(pooled), (-1, height, width, channels)),
+                axis=(1, 2),
+            )
+        if self.two_sided:  # the predicted gender: the sign of the score follows the output
+            weights *= tf.where(output >= 0.5, 1.0, -1.0)
+        heat = tf.nn.relu(tf.einsum("bhwc,bc->bhw", features, weights))
+        heat = tf.raw_ops.ResizeBilinear(
+            images=heat[..., None], size=(self.size, self.size), align_corners=True
+        )[..., 0]
+        low = tf.reduce_min(heat, axis=(1, 2), keepdims=True)
+        high = tf.reduce_max(heat, axis=(1, 2), keepdims=True)
+        return (heat - low) / (high - low + keras.config.epsilon())
+
+
+def cam_model(model: keras.Model, task: str) -> keras.Model:
+    """The model with a second output: faces (B, S, S, 3) -> {"output": (B, 1), "cam": (B, S,
+    S)}, the closed-form CAM of `ClosedFormCam` at `last_stage`. Raises ValueError for a head
+    it cannot take back in closed form."""
+    layer_names = [layer.name for layer in model.layers]
+    head = model.layers[layer_names.index(last_stage(model)) + 1 :]
+    pooling, kernels, biases = None, [], []
+    for layer in head:
+        if isinstance(layer, keras.layers.GlobalAveragePooling2D | keras.layers.Flatten):
+            averaged = isinstance(layer, keras.layers.GlobalAveragePooling2D)
+            pooling = "average" if averaged else "flat"
+        elif isinstance(layer, keras.layers.Dense):
+            kernels.append(layer.kernel.numpy())
+            biases.append(layer.bias.numpy() if layer.use_bias else np.zeros(layer.units))
+            hidden_linear = layer is not head[-1] and layer.activation is not keras.activations.relu
+            if hidden_linear and not isinstance(head[head.index(layer) + 1], keras.layers.ReLU):
+                raise ValueError(f"{layer.name}: a hidden Dense layer must be followed by a ReLU")
+        elif not isinstance(layer, keras.layers.Dropout | keras.layers.ReLU):
+            raise ValueError(f"no closed-form CAM through {layer.name} ({type(layer).__name__})")
+    if pooling is None or not kernels:
+        raise ValueError(f"{model.name}: the head has no pooling or no Dense layer")
+    maps = ClosedFormCam(
+        pooling, kernels, biases, model.input_shape[1], two_sided=task == "gender", name="cam"
+    )([model.get_layer(last_stage(model)).output, model.output])
+    return keras.Model(model.input, {"output": model.output, "cam": maps})
+
+
 def _normalise(heat: np.ndarray) -> np.ndarray:
     heat = np.nan_to_num(np.asarray(heat, np.float32))
     low, high = float(heat.min()), float(heat.max())
@@ -178,6 +275,7 @@ class Explainer:
         self._gradcam = Gradcam(model, model_modifier=ReplaceToLinear(), clone=True)
         self._gradcam_pp = GradcamPlusPlus(model, model_modifier=ReplaceToLinear(), clone=True)
         self._features = keras.Model(model.input, model.get_layer(self.layer).output)
+        self._cam = None  # built on first use: not every head has a closed-form CAM
         size = model.input_shape[1]
         self._gradient = tf.function(
             self._score_gradient, input_signature=[tf.TensorSpec([None, size, size, 3])]
@@ -200,7 +298,7 @@ class Explainer:
             return self.occlusion(faces, **options)
         if method == "integrated_gradients":
             attributions, _, _ = self.integrated_gradients(faces, **options)
-            return _signed_map(attributions.sum(axis=-1), self.task, method)
+            return signed_map(attributions.sum(axis=-1), self.task, method)
         seeds = np.asarray(faces, np.float32)
         with self._lock:
             outputs = self.model(seeds, training=False).numpy()[:, 0]
@@ -213,6 +311,9 @@ class Explainer:
                 heat = self._smoothgrad(seeds, signs)
             elif method == "gradcam":
                 heat = self._gradcam(linear_score, seeds, penultimate_layer=self.layer)
+            elif method == "cam":
+                self._cam = self._cam or cam_model(self.model, self.task)
+                heat = self._cam(seeds, training=False)["cam"].numpy()
             elif method == "gradcam++":
                 heat = self._gradcam_pp(linear_score, seeds, penultimate_layer=self.layer)
             else:
@@ -290,7 +391,7 @@ class Explainer:
         for index, (top, left) in enumerate(corners):
             heat[:, top : top + patch, left : left + patch] += deltas[:, index, None, None]
             count[top : top + patch, left : left + patch] += 1
-        return _signed_map(heat / count, self.task, "occlusion")
+        return signed_map(heat / count, self.task, "occlusion")
 
     def baseline(self, faces: np.ndarray, kind: str = "black") -> np.ndarray:
         """Integrated gradients' reference images for faces (N, S, S, 3): float32, same shape."""

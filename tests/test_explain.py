@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from keras import layers
 from scipy.stats import spearmanr
+from tf_keras_vis.gradcam import Gradcam
 from tf_keras_vis.scorecam import Scorecam
+from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
 
 from model.config import TrainConfig
 from model.explain import (
@@ -20,6 +22,8 @@ from model.explain import (
     AttributionMap,
     Explainer,
     cam_layer,
+    cam_model,
+    last_stage,
     randomisation_check,
 )
 from model.networks import MIRRORED, build_model, predict_outputs
@@ -276,9 +280,54 @@ def test_a_map_keeps_its_units_when_sliced_or_pickled(tiny_models):
     np.testing.assert_array_equal(again, one)
 
 
-def test_the_sanity_check_covers_all_seven_methods(tiny_models):
+def test_the_sanity_check_covers_all_eight_methods(tiny_models):
     faces = np.stack([FACE, FACE[:, ::-1]])
     correlations = randomisation_check(tiny_models["gender"], "gender", faces)
-    assert len(METHODS) == 7
+    assert len(METHODS) == 8
     assert set(correlations) == set(METHODS)
     assert all(-1 <= value <= 1 for value in correlations.values())
+
+
+def _gradcam_at_last_stage(model, task, faces):
+    """tf-keras-vis's Grad-CAM at `last_stage`, by automatic differentiation."""
+    outputs = model(faces.astype("float32"), training=False).numpy()[:, 0]
+    signs = np.where((task == "age") | (outputs >= 0.5), 1.0, -1.0).astype("float32")
+    gradcam = Gradcam(model, model_modifier=ReplaceToLinear(), clone=True)
+    return gradcam(
+        lambda output: output[:, 0] * signs,
+        faces.astype("float32"),
+        penultimate_layer=last_stage(model),
+        seek_penultimate_conv_layer=False,
+    )
+
+
+def _dense_head_model(seed: int) -> keras.Model:
+    """A gender CNN with the Cydral head: flatten, Dense, ReLU, Dense, sigmoid."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((32, 32, 3))
+    x = layers.ReLU()(layers.Conv2D(8, 3)(layers.Rescaling(1 / 127.5, offset=-1)(inputs)))
+    x = layers.AveragePooling2D(4)(x)
+    x = layers.Dense(16)(layers.Flatten()(layers.Dropout(0.2)(x)))
+    x = layers.Dropout(0.2)(layers.ReLU()(x))
+    return keras.Model(inputs, layers.Dense(1, activation="sigmoid")(x))
+
+
+@pytest.mark.parametrize("head", ["pooled age", "pooled gender", "dense gender"])
+def test_cam_is_grad_cam_at_the_last_stage_without_a_backward_pass(tiny_models, head):
+    task = head.split()[1]
+    model = _dense_head_model(1) if head.startswith("dense") else tiny_models[task]
+    faces = np.stack([FACE, FACE[:, ::-1], np.roll(FACE, 5, axis=0)])
+    closed_form = cam_model(model, task)(faces.astype("float32"))["cam"].numpy()
+    expected = _gradcam_at_last_stage(model, task, faces)
+    assert closed_form.shape == (3, 32, 32) and closed_form.max() > 0.5
+    np.testing.assert_allclose(closed_form, expected, atol=1e-5)
+    explained = Explainer(model, task).explain_batch(faces, "cam")  # rescaled without epsilon
+    np.testing.assert_allclose(explained, expected, atol=1e-4)
+
+
+def test_cam_refuses_a_head_it_cannot_take_back():
+    inputs = keras.Input((16, 16, 3))
+    features = layers.GlobalAveragePooling2D()(layers.Conv2D(4, 3)(inputs))
+    softmax_head = layers.Dense(1)(layers.Dense(5, activation="softmax")(features))
+    with pytest.raises(ValueError, match="must be followed by a ReLU"):
+        cam_model(keras.Model(inputs, softmax_head), "age")

@@ -95,7 +95,7 @@ def test_the_summary_names_what_passes_everywhere_nowhere_and_somewhere():
     }
     text = sanity.summary(reports)
     assert text.startswith(
-        "Grad-CAM, Grad-CAM++, Score-CAM, Occlusion and Integrated gradients pass."
+        "Grad-CAM, Grad-CAM++, Score-CAM, CAM, Occlusion and Integrated gradients pass."
     )
     assert "SmoothGrad fails." in text
     assert "Vanilla saliency passes on the full-image models only." in text
