@@ -137,5 +137,10 @@ def metrics_file(split: str) -> str:
     return METRICS_FILE if split == "test" else METRICS_FILE.replace(".json", f"_{split}.json")
 
 
+EXPORT_DIR = "onnx"
+"""Folder in the weights folder of the ONNX export of every shipped model (``model.export``)."""
+EXPORT_MANIFEST = "manifest.json"
+"""What a runtime needs besides the networks, in the export folder."""
+
 DATA_REPORT_FILE = "data_report.json"
 """A copy of data_prep's report.json of the training data, in the weights folder."""

@@ -54,7 +54,7 @@ MAX_SIDE = 1600
 """Photos are shrunk to this longer side on decoding (faces stay large enough to crop well)."""
 
 ADIENCE_GROUPS = ("0-2", "4-6", "8-12", "15-20", "25-32", "38-43", "48-53", "60+")
-_ADIENCE_RANGES = ((0, 2), (4, 6), (8, 12), (15, 20), (25, 32), (38, 43), (48, 53), (60, 200))
+ADIENCE_RANGES = ((0, 2), (4, 6), (8, 12), (15, 20), (25, 32), (38, 43), (48, 53), (60, 200))
 NO_FACE_MESSAGE = (
     "No face was found in this photo. Try a clearer, front-facing photo, or switch to the "
     "full-image model, which predicts from the whole picture."
@@ -67,7 +67,7 @@ WHOLE_PICTURE_MESSAGE = (
 
 def adience_group(age: float) -> str:
     """The Adience age group (0-2, 4-6, 8-12, 15-20, 25-32, 38-43, 48-53, 60+) nearest `age`."""
-    distances = [max(low - age, 0, age - high) for low, high in _ADIENCE_RANGES]
+    distances = [max(low - age, 0, age - high) for low, high in ADIENCE_RANGES]
     return ADIENCE_GROUPS[int(np.argmin(distances))]
 
 

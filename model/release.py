@@ -11,9 +11,11 @@ In order, for each variant (both unless ``--variant``):
 3. ``wild``: the evaluation on the wild set (``data_prep wild``), through the Predictor
    (``metrics_wild.json``);
 4. ``maps``: the average Grad-CAM maps and the methods' sanity check (``average_maps/``,
-   ``sanity.json``).
+   ``sanity.json``);
+5. ``export`` (without ``--variant``): the ONNX export of every shipped model with its
+   manifest, which carries the margins, verdicts and metrics (``onnx/``, `model.export`).
 
-A changed gender model leaves the margins as they are: ``--steps metrics wild maps``.
+A changed gender model leaves the margins as they are: ``--steps metrics wild maps export``.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from data_prep.wild import IMAGES, LABELS
 from model import sanity
 from model.average_maps import average_maps
 from model.calibration import calibrate_variant
-from model.config import CALIBRATION_FILE, WEIGHTS_DIR, metrics_file
+from model.config import CALIBRATION_FILE, EXPORT_DIR, WEIGHTS_DIR, metrics_file
 from model.evaluate import evaluate, evaluate_photos
+from model.export import export
 
-STEPS = ("calibration", "metrics", "wild", "maps")
+STEPS = ("calibration", "metrics", "wild", "maps", "export")
 SPLITS = ("test", "val", "train")
 
 
@@ -86,6 +89,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{variant}: wrote {len(written)} files in {time.perf_counter() - started:.0f} s")
         for path in written:
             print(f"  {path}")
+    if "export" in args.steps and args.variant:
+        print("export: skipped for one variant; python -m model.export exports both")
+    elif "export" in args.steps:
+        out = Path(args.weights) / EXPORT_DIR
+        export(out, Path(args.weights))
+        print(f"exported every model to {out}")
     return 0
 
 
