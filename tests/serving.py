@@ -71,6 +71,38 @@ def demo_process(cache: Path, cache_seconds: int) -> Iterator[str]:
         server.wait(timeout=30)
 
 
+@contextmanager
+def static_server(folder: Path) -> Iterator[str]:
+    """``python -m http.server`` serving `folder` on a free loopback port; yields its URL."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_for_url(url, server=server)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def run_in_page(browser, body: str, *args):
+    """Runs the body of an async JavaScript function in the page, with `args` as ``args``;
+    returns its JSON-able result, or raises with the page's error."""
+    script = (
+        "const done = arguments[arguments.length - 1];"
+        "const args = Array.from(arguments).slice(0, -1);"
+        f"(async () => {{ {body} }})()"
+        ".then((r) => done({ok: r}), (e) => done({error: String(e && e.stack || e)}));"
+    )
+    answer = browser.execute_async_script(script, *args)
+    if "error" in answer:
+        raise RuntimeError(f"in the page: {answer['error']}")
+    return answer["ok"]
+
+
 def camera_frames(count: int = 10, width: int = 640, height: int = 480) -> list[Image.Image]:
     """Frames of a photo with one drawn face (`tests.hostile.face_photo`), the face drifting a
     few pixels sideways from frame to frame: what a fake camera plays."""
@@ -101,13 +133,16 @@ def fake_camera_flags(video: Path) -> tuple[str, ...]:
             f"--use-file-for-fake-video-capture={video}")  # fmt: skip
 
 
-def chromium(*flags: str):
-    """Headless Debian Chromium through selenium and chromedriver, with extra `flags`."""
+def chromium(*flags: str, log_requests: bool = False):
+    """Headless Debian Chromium through selenium and chromedriver, with extra `flags`; with
+    `log_requests`, every network request goes to ``browser.get_log("performance")``."""
     from selenium import webdriver
 
     options = webdriver.ChromeOptions()
     for flag in CHROMIUM_FLAGS + flags:
         options.add_argument(flag)
+    if log_requests:
+        options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     options.binary_location = shutil.which("chromium") or ""
     return webdriver.Chrome(
         service=webdriver.ChromeService(shutil.which("chromedriver")), options=options
