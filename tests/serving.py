@@ -55,37 +55,33 @@ def wait_for_url(url: str, seconds: float = 180, server=None) -> None:
 
 
 @contextmanager
-def demo_process(cache: Path, cache_seconds: int) -> Iterator[str]:
+def _serving(command: list[str], port: int, cwd: Path, env: dict | None = None) -> Iterator[str]:
+    """`command` run in `cwd` as a server on loopback `port` until the block ends; yields its
+    URL once it answers."""
+    server = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_for_url(url, server=server)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def demo_process(cache: Path, cache_seconds: int):
     """``python app.py`` in a subprocess on a free loopback port, with its Gradio cache in the
     folder `cache` (emptied of old files every `cache_seconds`); yields its URL."""
     port = free_port()
     env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_TEMP_DIR=str(cache),
                DEMO_CACHE_SECONDS=str(cache_seconds))  # fmt: skip
-    server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_for_url(url, server=server)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    return _serving([sys.executable, "app.py"], port, ROOT, env)
 
 
-@contextmanager
-def static_server(folder: Path) -> Iterator[str]:
+def static_server(folder: Path):
     """``python -m http.server`` serving `folder` on a free loopback port; yields its URL."""
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
-        cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_for_url(url, server=server)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
+    return _serving(command, port, folder)
 
 
 def run_in_page(browser, body: str, *args):

@@ -24,6 +24,27 @@ const SELECTED_COLOUR = "#1d4ed8";
 const $ = (selector, root = document) => root.querySelector(selector);
 const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
 
+/** One card per method, from the page's template: its maps carry data-task and data-method. */
+function addMethodCards() {
+  const template = $("#method-card");
+  for (const method of METHODS) {
+    const card = template.content.firstElementChild.cloneNode(true);
+    card.dataset.method = method;
+    card.setAttribute("aria-labelledby", `method-${method}-title`);
+    $(".method-label", card).id = `method-${method}-title`;
+    for (const figure of $$("figure.map", card)) {
+      const task = figure.dataset.task;
+      for (const part of $$("canvas, .colour-bar", figure)) {
+        part.dataset.task = task;
+        part.dataset.method = method;
+      }
+      $("canvas", figure).setAttribute("aria-label", `${method} map of the ${task} model`);
+    }
+    $("#methods").append(card);
+  }
+}
+addMethodCards();
+
 const elements = {
   body: document.body,
   loading: $("#loading"),
