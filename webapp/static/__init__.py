@@ -72,23 +72,14 @@ def colour_scales(size: int = 256) -> dict:
 
 
 def readme() -> str:
-    lines = [f"{key}: {json.dumps(value) if isinstance(value, bool) else value}"
-             for key, value in FRONT_MATTER.items()]  # fmt: skip
-    lines = [line.replace(": False", ": false") for line in lines]
-    return "\n".join(
-        [
-            "---",
-            *lines,
-            "---",
-            "",
-            "# Age and gender, in your browser",
-            "",
-            "Estimates the age and gender of every face in a photo and shows which parts of the "
-            "face each model looked at. Everything runs in your browser (onnxruntime-web): no "
-            "photo is uploaded anywhere. Built by `python -m webapp.static` from the "
-            "age-gender-explained project; see its README.",
-            "",
-        ]
+    """The Space's README.md: its front matter and a few words."""
+    from webapp.publish import front_matter_text
+
+    return front_matter_text(FRONT_MATTER) + (
+        "\n# Age and gender, in your browser\n\nEstimates the age and gender of every face in "
+        "a photo and shows which parts of the face each model looked at. Everything runs in "
+        "your browser (onnxruntime-web): no photo is uploaded anywhere. Built by `python -m "
+        "webapp.static` from the age-gender-explained project; see its README.\n"
     )
 
 
