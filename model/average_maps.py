@@ -27,13 +27,11 @@ from data_prep import load_split
 from data_prep.names import GENDERS
 from data_prep.split import AGE_BUCKET_LABELS, age_bucket
 from model import sanity
-from model.config import WEIGHTS_DIR
+from model.config import AVERAGE_MAPS_DIR, AVERAGE_MAPS_INDEX, WEIGHTS_DIR
 from model.explain import Explainer
 from model.networks import load_for_inference
 from model.render import overlay
 
-AVERAGE_MAPS_DIR = "average_maps"
-INDEX_FILE = "index.json"
 PICTURE_SIZE = 128
 OPACITY = 0.8
 BATCH = 128
@@ -82,7 +80,7 @@ def average_maps(
             file = f"{task}_{group}.png"
             Image.fromarray(picture).save(out / file, optimize=True)
             index["maps"].setdefault(task, {})[group] = {"file": file, "n": len(rows)}
-    (out / INDEX_FILE).write_text(json.dumps(index, indent=2))
+    (out / AVERAGE_MAPS_INDEX).write_text(json.dumps(index, indent=2))
     return index
 
 

@@ -6,6 +6,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from data_prep.dataset import VARIANTS  # noqa: F401  (the layout names a folder per variant)
+
 WEIGHTS_DIR = Path(
     os.environ.get("AGE_GENDER_WEIGHTS", Path(__file__).resolve().parent / "weights")
 )
@@ -127,8 +129,15 @@ class ModelFiles:
         return self.variant_dir / f"{self.task}.resume.keras"
 
 
+# The weights folder's layout: a folder per variant (VARIANTS) with its models (ModelFiles) and
+# the files below, which commands write there and the front ends read.
 CALIBRATION_FILE = "calibration.json"
 METRICS_FILE = "metrics.json"
+SANITY_FILE = "sanity.json"
+"""The methods' sanity check (model.sanity)."""
+AVERAGE_MAPS_DIR = "average_maps"
+"""The average Grad-CAM pictures (model.average_maps), with their index file."""
+AVERAGE_MAPS_INDEX = "index.json"
 
 
 def metrics_file(split: str) -> str:

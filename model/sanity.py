@@ -20,11 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from model.config import WEIGHTS_DIR
+from model.config import SANITY_FILE, WEIGHTS_DIR
 from model.explain import METHODS, randomisation_check
 from model.networks import load_for_inference
 
-SANITY_FILE = "sanity.json"
 PASS_BELOW = 0.5
 """A method passes when the rank correlation is below this for every model of the variant."""
 SANITY_FACES = 32

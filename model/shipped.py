@@ -7,9 +7,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.average_maps import AVERAGE_MAPS_DIR, INDEX_FILE
 from model.calibration import AgeCalibration
-from model.config import CALIBRATION_FILE, DATA_REPORT_FILE, WEIGHTS_DIR, ModelFiles, metrics_file
+from model.config import (
+    AVERAGE_MAPS_DIR,
+    AVERAGE_MAPS_INDEX,
+    CALIBRATION_FILE,
+    DATA_REPORT_FILE,
+    WEIGHTS_DIR,
+    ModelFiles,
+    metrics_file,
+)
 
 
 def history(variant: str, task: str, weights: str | Path = WEIGHTS_DIR) -> pd.DataFrame:
@@ -43,7 +50,7 @@ def average_maps(variant: str, weights: str | Path = WEIGHTS_DIR) -> dict[str, d
     """The shipped average Grad-CAM pictures: ``{task: {group: {"path": Path, "n": int}}}``,
     groups named ``age_<bucket>`` and ``gender_<name>`` (``python -m model.average_maps``)."""
     folder = Path(weights) / variant / AVERAGE_MAPS_DIR
-    index = json.loads((folder / INDEX_FILE).read_text())
+    index = json.loads((folder / AVERAGE_MAPS_INDEX).read_text())
     return {
         task: {
             group: {"path": folder / item["file"], "n": item["n"]} for group, item in groups.items()

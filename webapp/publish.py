@@ -24,7 +24,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data_prep.dataset import VARIANTS
+from model.config import VARIANTS
 
 ROOT = Path(__file__).resolve().parent.parent
 EDITIONS = ("gradio", "static")
