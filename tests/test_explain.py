@@ -321,8 +321,9 @@ def test_cam_is_grad_cam_at_the_last_stage_without_a_backward_pass(tiny_models, 
     expected = _gradcam_at_last_stage(model, task, faces)
     assert closed_form.shape == (3, 32, 32) and closed_form.max() > 0.5
     np.testing.assert_allclose(closed_form, expected, atol=1e-5)
-    explained = Explainer(model, task).explain_batch(faces, "cam")  # rescaled without epsilon
-    np.testing.assert_allclose(explained, expected, atol=1e-4)
+    explained = Explainer(model, task).explain_batch(faces, "cam")  # rescaled without epsilon:
+    # a map whose values span only 1e-3 moves by up to 1e-7 / 1e-3 = 1e-4
+    np.testing.assert_allclose(explained, expected, atol=1e-3)
 
 
 def test_cam_refuses_a_head_it_cannot_take_back():
