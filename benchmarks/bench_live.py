@@ -71,7 +71,14 @@ def browser_rates(seconds: float) -> dict:
     from selenium.webdriver.support import expected_conditions as ready
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from tests.serving import camera_frames, chromium, demo_process, fake_camera_flags, write_y4m
+    from tests.serving import (
+        camera_frames,
+        chromium,
+        demo_process,
+        fake_camera_flags,
+        save_screenshot,
+        write_y4m,
+    )
     from webapp import live
 
     folder = Path(tempfile.mkdtemp(prefix="bench_live_"))
@@ -99,7 +106,7 @@ def browser_rates(seconds: float) -> dict:
                 frames = browser.execute_script("return window.liveFrames;")
                 results[f"browser_{variant}_fps"] = round(frames / seconds, 1)
                 if variant == "cropped":
-                    browser.save_screenshot(str(ROOT / "benchmarks" / "screenshots" / "live.png"))
+                    save_screenshot(browser, "live.png")
             finally:
                 browser.quit()
     video.unlink()

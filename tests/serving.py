@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -21,6 +22,25 @@ ROOT = Path(__file__).resolve().parent.parent
 
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--window-size=1400,1600")  # fmt: skip
+
+
+SCREENSHOTS_DIR = "SCREENSHOTS_DIR"
+"""Environment variable: the folder the browser tests save their screenshots in (the README's
+pictures: `python benchmarks/screenshots.py` sets it to benchmarks/screenshots); unset, they
+go to a temporary folder, so tests leave the repository as it was."""
+
+
+def save_screenshot(browser, name: str, colours: int | None = None) -> Path:
+    """The browser's window as a PNG named `name` in the screenshot folder; with `colours`,
+    reduced to that many colours (a tall page stays a few hundred kB)."""
+    folder = Path(os.environ.get(SCREENSHOTS_DIR) or tempfile.gettempdir())
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    browser.save_screenshot(str(path))
+    if colours:
+        picture = Image.open(path).convert("RGB")
+        picture.quantize(colours, dither=Image.Dither.NONE).save(path, optimize=True)
+    return path
 
 
 def report(results: dict, out: str | Path) -> Path:

@@ -15,12 +15,11 @@ import pytest
 from model import sanity
 from model.explain import METHODS
 from tests.hostile import encode, face_photo
-from tests.serving import chromium, free_port, wait_for_url
+from tests.serving import chromium, free_port, save_screenshot, wait_for_url
 from tests.synthetic import noise_image
 from webapp import dashboard
 
 ROOT = Path(__file__).resolve().parent.parent
-SCREENSHOTS = ROOT / "benchmarks" / "screenshots"
 
 
 def _data_url(data: bytes, kind: str = "image/jpeg") -> str:
@@ -133,8 +132,7 @@ def test_dashboard_shows_prediction_cards_in_chromium(tmp_path):
         upload.send_keys(str(photo))
         card = wait.until(ready.presence_of_element_located((By.CLASS_NAME, "prediction-card")))
         wait.until(ready.text_to_be_present_in_element((By.ID, "maps"), "Age model"))
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        browser.save_screenshot(str(SCREENSHOTS / "dashboard.png"))
+        save_screenshot(browser, "dashboard.png")
         assert "years" in card.text and "%" in card.text
     finally:
         if browser is not None:

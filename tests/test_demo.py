@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -16,11 +15,9 @@ from model import sanity, shipped
 from model.explain import METHODS
 from model.predictor import NO_FACE_MESSAGE
 from tests.hostile import face_photo
-from tests.serving import chromium, free_port
+from tests.serving import chromium, free_port, save_screenshot
 from tests.synthetic import noise_image
 from webapp import demo
-
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "benchmarks" / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -192,8 +189,7 @@ def test_page_shows_the_labelled_result_in_chromium(running_app, photos):
         wait = _estimate_one_face(browser, running_app, photos["face"])
         table = browser.find_element(By.ID, "faces-table").text
         wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, "#gender-map img")))
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        browser.save_screenshot(str(SCREENSHOTS / "gradio_demo.png"))
+        save_screenshot(browser, "gradio_demo.png")
         assert "female" in table or "male" in table
     finally:
         browser.quit()
@@ -206,7 +202,7 @@ def test_page_shows_the_labelled_result_in_chromium(running_app, photos):
 )
 def test_occlusion_map_and_its_verdict_in_chromium(running_app):
     """A real photo (an example), occlusion picked from the menu: its maps and its sanity
-    verdict appear (benchmarks/screenshots/gradio_occlusion.png)."""
+    verdict appear (the screenshot gradio_occlusion.png)."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as ready
@@ -239,7 +235,6 @@ def test_occlusion_map_and_its_verdict_in_chromium(running_app):
             "document.getElementById('method-verdict').scrollIntoView({block: 'start'});"
             "window.scrollBy(0, -120);"
         )
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        browser.save_screenshot(str(SCREENSHOTS / "gradio_occlusion.png"))
+        save_screenshot(browser, "gradio_occlusion.png")
     finally:
         browser.quit()

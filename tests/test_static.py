@@ -16,7 +16,7 @@ from scipy.stats import spearmanr
 
 from model.predictor import Predictor
 from tests.hostile import face_photo
-from tests.serving import chromium, run_in_page, static_server
+from tests.serving import chromium, run_in_page, save_screenshot, static_server
 from webapp.static import build
 
 pytestmark = [
@@ -207,6 +207,9 @@ def test_using_the_page_sends_no_photo_anywhere(page, site):
         for task in ("age", "gender"):
             drawn = f"canvas[data-task={task}][data-method={method}][data-ready=true]"
             wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, drawn)))
+    width = browser.get_window_size()["width"]
+    browser.set_window_size(width, browser.execute_script("return document.body.scrollHeight"))
+    save_screenshot(browser, "static.png", colours=256)
     requests = _requests(browser)
     assert requests, "the performance log recorded nothing"
     for request in requests:
