@@ -14,6 +14,7 @@ import pytest
 
 from model import sanity
 from model.explain import METHODS
+from model.predictor import Predictor
 from tests.hostile import encode, face_photo
 from tests.serving import chromium, free_port, save_screenshot, wait_for_url
 from tests.synthetic import noise_image
@@ -133,7 +134,11 @@ def test_dashboard_shows_prediction_cards_in_chromium(tmp_path):
         card = wait.until(ready.presence_of_element_located((By.CLASS_NAME, "prediction-card")))
         wait.until(ready.text_to_be_present_in_element((By.ID, "maps"), "Age model"))
         save_screenshot(browser, "dashboard.png")
-        assert "years" in card.text and "%" in card.text
+        [face] = Predictor("cropped").predict(photo).faces  # what the card must say
+        low, high = face.interval_80
+        assert f"{face.age:.0f} years" in card.text
+        assert f"80%: {low:.0f}-{high:.0f}" in card.text
+        assert f"{face.gender} {face.gender_probability:.0%}" in card.text
     finally:
         if browser is not None:
             browser.quit()

@@ -159,11 +159,6 @@ def test_predict_endpoint_through_gradio_client(running_app, photos):
     assert len(again["faces"]) == 1  # still serving after the bad input
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(
-    not shutil.which("chromedriver") and not os.environ.get("REQUIRE_BROWSER"),
-    reason="needs Debian's chromium and chromium-driver (.ci/run installs them)",
-)
 def _estimate_one_face(browser, url: str, photo: str):
     """Open the demo, upload `photo`, press Estimate and wait for its one face: the waiter."""
     from selenium.webdriver.common.by import By
@@ -180,6 +175,11 @@ def _estimate_one_face(browser, url: str, photo: str):
     return wait
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not shutil.which("chromedriver") and not os.environ.get("REQUIRE_BROWSER"),
+    reason="needs Debian's chromium and chromium-driver (.ci/run installs them)",
+)
 def test_page_shows_the_labelled_result_in_chromium(running_app, photos):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ready

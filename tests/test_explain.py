@@ -58,9 +58,14 @@ def test_every_method_gives_a_finite_map_of_the_input_size_that_says_its_units(
         assert heat.min() >= 0 and heat.max() <= 1
 
 
-def test_cam_layer_keeps_a_readable_feature_map(tiny_models):
-    layer = tiny_models["age"].get_layer(cam_layer(tiny_models["age"]))
-    assert layer.output.shape[1] >= 6
+def test_cam_layer_is_the_deepest_feature_map_still_readable(tiny_models):
+    model = tiny_models["age"]
+    chosen = cam_layer(model)
+    assert model.get_layer(chosen).output.shape[1] >= 6
+    later = [layer for layer in model.layers[[layer.name for layer in model.layers].index(chosen)
+             + 1:] if isinstance(layer, layers.ReLU)]  # fmt: skip
+    assert later and all(layer.output.shape[1] < 6 for layer in later)  # the 4x4 map was skipped
+    assert last_stage(model) != chosen
 
 
 def _top_left_red_model() -> keras.Model:

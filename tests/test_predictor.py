@@ -198,8 +198,14 @@ def test_occlusion_options_reach_the_method(predictors):
 
 def test_presentation_is_a_slide_of_every_method(predictors):
     [face] = predictors["full"].predict(draw_face(200)).faces
-    slide = Image.open(io.BytesIO(predictors["full"].presentation(face, ("gradcam", "saliency"))))
-    assert slide.size == (1920, 1080)
+
+    def slide(methods):
+        return np.asarray(Image.open(io.BytesIO(predictors["full"].presentation(face, methods))))
+
+    two, one = slide(("gradcam", "saliency")), slide(("gradcam",))
+    assert two.shape[:2] == one.shape[:2] == (1080, 1920)
+    assert len(np.unique(two.reshape(-1, two.shape[-1]), axis=0)) > 1000  # pictures, not blank
+    assert not np.array_equal(two, one)  # the second method adds its maps
 
 
 @pytest.mark.parametrize(
