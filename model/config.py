@@ -8,6 +8,9 @@ from pathlib import Path
 
 from data_prep.dataset import VARIANTS  # noqa: F401  (the layout names a folder per variant)
 
+VARIANT_NAMES = {"full": "full-image", "cropped": "cropped-face"}
+"""How the variants are called in words."""
+
 WEIGHTS_DIR = Path(
     os.environ.get("AGE_GENDER_WEIGHTS", Path(__file__).resolve().parent / "weights")
 )

@@ -33,6 +33,8 @@ model, percentage points of the probability of "female" for the gender model, so
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -46,34 +48,6 @@ from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
 
 from model.networks import MIRRORED, PLAIN, predict_outputs
 
-METHODS = {
-    "saliency": "Vanilla saliency",
-    "smoothgrad": "SmoothGrad",
-    "gradcam": "Grad-CAM",
-    "gradcam++": "Grad-CAM++",
-    "scorecam": "Score-CAM",
-    "cam": "CAM",
-    "occlusion": "Occlusion",
-    "integrated_gradients": "Integrated gradients",
-}
-DESCRIPTIONS = {
-    "saliency": "How much each pixel's colour moves the score: the gradient. Sharp, but noisy.",
-    "smoothgrad": "The gradient averaged over 20 noisy copies of the face: less speckle.",
-    "gradcam": "Which regions of a late 8x8 feature map raise the score: coarse, by region.",
-    "gradcam++": "Grad-CAM weighted to show several separate regions at once.",
-    "scorecam": "Masks the face with each feature map and weighs it by how much the score rises.",
-    "cam": "The network's last feature maps, each weighed by how its output reads it: very "
-    "coarse (4x4 or 8x8 regions), and what the browser edition draws.",
-    "occlusion": "A grey square slides over the face. Red: covering this part made the person "
-    "look older (age) or more female (gender); blue: younger, or more male. The colour bars are "
-    "in years and in percentage points.",
-    "integrated_gradients": "Each pixel's share of the difference between the estimate for "
-    "this face and for a black (or blurred) copy; the shares add up to that difference. Red: "
-    "pushes the estimate older, or more female; blue: younger, or more male.",
-}
-"""How to read each method's map, in a sentence or two for a class."""
-SIGNED_METHODS = ("occlusion", "integrated_gradients")
-"""Methods whose maps are signed, in years or percentage points, not normalised."""
 SMOOTHGRAD_SAMPLES = 20
 SMOOTHGRAD_NOISE = 0.15
 """SmoothGrad's noise: standard deviation as a share of each face's value range."""
@@ -89,11 +63,6 @@ BLUR_SIGMA = 0.1
 INTEGRATED_GRADIENTS_STEPS = 48
 """Points on the path from the baseline to the face (midpoint rule)."""
 GRADIENT_BATCH = 128
-OPTIONS = {
-    "occlusion": ("patch", "stride", "mirror"),
-    "integrated_gradients": ("baseline", "steps"),
-}
-"""The keyword options each method accepts (the others take none)."""
 
 
 class AttributionMap(np.ndarray):
@@ -289,42 +258,75 @@ class Explainer:
 
     def explain_batch(self, faces: np.ndarray, method: str, **options) -> AttributionMap:
         """Maps for uint8 faces (N, S, S, 3): (N, S, S), as `explain` gives them."""
-        if method not in METHODS:
+        if method not in METHOD_RECORDS:
             raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
-        unknown = set(options) - set(OPTIONS.get(method, ()))
+        record = METHOD_RECORDS[method]
+        unknown = set(options) - set(record.options)
         if unknown:
             raise ValueError(f"{method} takes no option {sorted(unknown)}")
-        if method == "occlusion":
-            return self.occlusion(faces, **options)
-        if method == "integrated_gradients":
-            attributions, _, _ = self.integrated_gradients(faces, **options)
-            return signed_map(attributions.sum(axis=-1), self.task, method)
+        return record.function(self, faces, **options)
+
+    def _relative(self, faces: np.ndarray, compute) -> AttributionMap:
+        """A relative map per face, each scaled to [0, 1]: `compute(seeds, signs)` gives the
+        raw maps (N, S, S) of float faces, where `signs` is +1 where the score rises with the
+        output (age, female) and -1 where it falls (male)."""
         seeds = np.asarray(faces, np.float32)
         with self._lock:
             outputs = self.model(seeds, training=False).numpy()[:, 0]
-            # +1 where the score rises with the output (age, female), -1 where it falls (male)
             signs = np.where((self.task == "age") | (outputs >= 0.5), 1.0, -1.0).astype("float32")
-            linear_score = lambda output: output[:, 0] * signs  # noqa: E731
-            if method == "saliency":
-                heat = self._saliency(linear_score, seeds)
-            elif method == "smoothgrad":
-                heat = self._smoothgrad(seeds, signs)
-            elif method == "gradcam":
-                heat = self._gradcam(linear_score, seeds, penultimate_layer=self.layer)
-            elif method == "cam":
-                self._cam = self._cam or cam_model(self.model, self.task)
-                heat = self._cam(seeds, training=False)["cam"].numpy()
-            elif method == "gradcam++":
-                heat = self._gradcam_pp(linear_score, seeds, penultimate_layer=self.layer)
-            else:
-                heat = np.concatenate(
-                    [
-                        self._scorecam(seed[np.newaxis], sign)
-                        for seed, sign in zip(seeds, signs, strict=True)
-                    ]
-                )
+            heat = compute(seeds, signs)
         heat = np.asarray(heat).reshape(seeds.shape[:3])
         return AttributionMap(np.stack([_normalise(one) for one in heat]))
+
+    @staticmethod
+    def _linear_score(signs: np.ndarray):
+        return lambda output: output[:, 0] * signs
+
+    def saliency(self, faces: np.ndarray) -> AttributionMap:
+        return self._relative(
+            faces, lambda seeds, signs: self._saliency(self._linear_score(signs), seeds)
+        )
+
+    def smoothgrad(self, faces: np.ndarray) -> AttributionMap:
+        return self._relative(faces, self._smoothgrad)
+
+    def gradcam(self, faces: np.ndarray) -> AttributionMap:
+        return self._relative(
+            faces,
+            lambda seeds, signs: self._gradcam(
+                self._linear_score(signs), seeds, penultimate_layer=self.layer
+            ),
+        )
+
+    def gradcam_plus_plus(self, faces: np.ndarray) -> AttributionMap:
+        return self._relative(
+            faces,
+            lambda seeds, signs: self._gradcam_pp(
+                self._linear_score(signs), seeds, penultimate_layer=self.layer
+            ),
+        )
+
+    def scorecam(self, faces: np.ndarray) -> AttributionMap:
+        return self._relative(
+            faces,
+            lambda seeds, signs: np.concatenate(
+                [
+                    self._scorecam(seed[np.newaxis], sign)
+                    for seed, sign in zip(seeds, signs, strict=True)
+                ]
+            ),
+        )
+
+    def cam(self, faces: np.ndarray) -> AttributionMap:
+        def closed_form(seeds, _signs):
+            self._cam = self._cam or cam_model(self.model, self.task)
+            return self._cam(seeds, training=False)["cam"].numpy()
+
+        return self._relative(faces, closed_form)
+
+    def integrated_gradients_map(self, faces: np.ndarray, **options) -> AttributionMap:
+        attributions, _, _ = self.integrated_gradients(faces, **options)
+        return signed_map(attributions.sum(axis=-1), self.task, "integrated_gradients")
 
     def _smoothgrad(self, seeds: np.ndarray, signs: np.ndarray) -> np.ndarray:
         """SmoothGrad of float faces (N, S, S, 3): (N, S, S), not yet normalised.
@@ -467,6 +469,80 @@ class Explainer:
         weights = scores[1:] - scores[0]
         heat = np.maximum(np.tensordot(activations[..., channels], weights, axes=([-1], [0])), 0)
         return tf.image.resize(heat[np.newaxis, ..., np.newaxis], size).numpy()[..., 0]
+
+
+@dataclass(frozen=True)
+class Method:
+    """One explanation method: its name and how to read its maps (for menus and notes),
+    whether its maps are signed (in years or points) or relative, the keyword options it
+    takes, and the `Explainer` function that draws it."""
+
+    name: str
+    description: str
+    function: Callable[..., AttributionMap]
+    signed: bool = False
+    options: tuple[str, ...] = ()
+
+
+METHOD_RECORDS = {
+    "saliency": Method(
+        "Vanilla saliency",
+        "How much each pixel's colour moves the score: the gradient. Sharp, but noisy.",
+        Explainer.saliency,
+    ),
+    "smoothgrad": Method(
+        "SmoothGrad",
+        "The gradient averaged over 20 noisy copies of the face: less speckle.",
+        Explainer.smoothgrad,
+    ),
+    "gradcam": Method(
+        "Grad-CAM",
+        "Which regions of a late 8x8 feature map raise the score: coarse, by region.",
+        Explainer.gradcam,
+    ),
+    "gradcam++": Method(
+        "Grad-CAM++",
+        "Grad-CAM weighted to show several separate regions at once.",
+        Explainer.gradcam_plus_plus,
+    ),
+    "scorecam": Method(
+        "Score-CAM",
+        "Masks the face with each feature map and weighs it by how much the score rises.",
+        Explainer.scorecam,
+    ),
+    "cam": Method(
+        "CAM",
+        "The network's last feature maps, each weighed by how its output reads it: very "
+        "coarse (4x4 or 8x8 regions), and what the browser edition draws.",
+        Explainer.cam,
+    ),
+    "occlusion": Method(
+        "Occlusion",
+        "A grey square slides over the face. Red: covering this part made the person look "
+        "older (age) or more female (gender); blue: younger, or more male. The colour bars are "
+        "in years and in percentage points.",
+        Explainer.occlusion,
+        signed=True,
+        options=("patch", "stride", "mirror"),
+    ),
+    "integrated_gradients": Method(
+        "Integrated gradients",
+        "Each pixel's share of the difference between the estimate for this face and for a "
+        "black (or blurred) copy; the shares add up to that difference. Red: pushes the "
+        "estimate older, or more female; blue: younger, or more male.",
+        Explainer.integrated_gradients_map,
+        signed=True,
+        options=("baseline", "steps"),
+    ),
+}
+"""Every explanation method, in menu order: one record each."""
+METHODS = {key: method.name for key, method in METHOD_RECORDS.items()}
+DESCRIPTIONS = {key: method.description for key, method in METHOD_RECORDS.items()}
+"""How to read each method's map, in a sentence or two for a class."""
+SIGNED_METHODS = tuple(key for key, method in METHOD_RECORDS.items() if method.signed)
+"""Methods whose maps are signed, in years or percentage points, not normalised."""
+OPTIONS = {key: method.options for key, method in METHOD_RECORDS.items() if method.options}
+"""The keyword options each method accepts (the others take none)."""
 
 
 def randomisation_check(

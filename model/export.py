@@ -38,7 +38,7 @@ from data_prep.faces import (
     RETRY_TILTS,
 )
 from model import sanity, shipped
-from model.config import EXPORT_DIR, EXPORT_MANIFEST, WEIGHTS_DIR, ModelFiles
+from model.config import EXPORT_DIR, EXPORT_MANIFEST, VARIANT_NAMES, WEIGHTS_DIR, ModelFiles
 from model.explain import DESCRIPTIONS, OCCLUSION_GREY, OCCLUSION_PATCH, signed_map
 from model.networks import MIRRORED, TEST_VIEWS, View
 
@@ -163,8 +163,6 @@ def export_detector(out: Path) -> dict:
 
 def _methods(variant: str, weights: Path) -> dict:
     """The browser's maps with their names, how to read them, and their sanity verdicts."""
-    from model.predictor import VARIANT_NAMES
-
     report = sanity.load(variant, weights)
     methods = {}
     for method in BROWSER_METHODS:

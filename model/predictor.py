@@ -28,7 +28,7 @@ from data_prep.images import SOURCE_SIZE, ImageError, ImageInput, load_image, re
 from data_prep.split import AGE_BUCKET_LABELS, age_bucket
 from model import sanity
 from model.calibration import AgeCalibration
-from model.config import CALIBRATION_FILE, WEIGHTS_DIR
+from model.config import CALIBRATION_FILE, VARIANT_NAMES, WEIGHTS_DIR
 from model.explain import METHODS, AttributionMap, Explainer
 from model.networks import load_for_inference, predict_outputs
 from model.render import presentation_figure
@@ -49,7 +49,6 @@ ten-year buckets of the evaluation and the average maps."""
 
 TASK_NAMES = ("age", "gender")
 
-VARIANT_NAMES = {"full": "full-image", "cropped": "cropped-face"}
 MAX_SIDE = 1600
 """Photos are shrunk to this longer side on decoding (faces stay large enough to crop well)."""
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from model.config import SANITY_FILE, WEIGHTS_DIR
-from model.explain import METHODS, randomisation_check
+from model.config import SANITY_FILE, VARIANT_NAMES, WEIGHTS_DIR
+from model.explain import DESCRIPTIONS, METHODS, randomisation_check
 from model.networks import load_for_inference
 
 PASS_BELOW = 0.5
@@ -122,6 +122,20 @@ def verdict(report: dict | None, method: str) -> Verdict:
         return Verdict(method, None, {})
     correlations = {task: values[method] for task, values in report["correlations"].items()}
     return Verdict(method, bool(report["passes"][method]), correlations)
+
+
+def menu(variant: str, weights: str | Path = WEIGHTS_DIR) -> list[tuple[str, str]]:
+    """A variant's method menu, (label, method) for every method, those that fail its sanity
+    check marked: what every front end offers."""
+    report = load(variant, weights)
+    return [(verdict(report, method).label, method) for method in METHODS]
+
+
+def note(method: str, variant: str, weights: str | Path = WEIGHTS_DIR) -> str:
+    """Beside the method picker (Markdown): the method's verdict on a variant in words, and
+    how to read its maps."""
+    words = verdict(load(variant, weights), method).words(f"the {VARIANT_NAMES[variant]} models")
+    return f"{words}\n\n*How to read it:* {DESCRIPTIONS[method]}"
 
 
 def summary(reports: dict[str, dict | None]) -> str:

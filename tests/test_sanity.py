@@ -102,3 +102,15 @@ def test_the_summary_names_what_passes_everywhere_nowhere_and_somewhere():
     assert sanity.summary({"a": _report_passing(set(METHODS))}).endswith(
         "Integrated gradients pass."
     )
+
+
+@pytest.mark.parametrize("variant", ["cropped", "full"])
+def test_every_method_stays_in_the_menu_with_its_verdict_in_words(variant):
+    report = sanity.load(variant)
+    labels = {method: label for label, method in sanity.menu(variant)}
+    assert set(labels) == set(METHODS)  # failing methods stay available, for teaching
+    for method, passes in report["passes"].items():
+        note = sanity.note(method, variant)
+        assert METHODS[method] in note and "sanity check" in note and "How to read it" in note
+        assert ("passes the sanity check" in note) == passes
+        assert labels[method].endswith("(fails the sanity check)") == (not passes)

@@ -22,7 +22,6 @@ from dash import Dash, Input, Output, dash_table, dcc, html
 from PIL import Image
 
 from model import sanity, shipped
-from model.explain import DESCRIPTIONS, METHODS
 from model.predictor import (
     AGE_BUCKET_LABELS,
     VARIANT_NAMES,
@@ -38,16 +37,13 @@ VARIANT_OPTIONS = [{"label": f"{VARIANT_NAMES[v]} model", "value": v} for v in (
 
 
 def method_options(variant: str) -> list[dict]:
-    """The method menu of a variant: every method, those failing its sanity check marked."""
-    report = sanity.load(variant)
-    return [{"label": sanity.verdict(report, m).label, "value": m} for m in METHODS]
+    """The method menu of a variant (`model.sanity.menu`) as Dash options."""
+    return [{"label": label, "value": method} for label, method in sanity.menu(variant)]
 
 
 def method_verdict(method: str, variant: str) -> dcc.Markdown:
     """Under the method picker: the method's sanity verdict in words, and how to read it."""
-    verdict = sanity.verdict(sanity.load(variant), method)
-    words = verdict.words(f"the {VARIANT_NAMES.get(variant, variant)} models")
-    return dcc.Markdown(f"{words}\n\n*How to read it:* {DESCRIPTIONS[method]}")
+    return dcc.Markdown(sanity.note(method, variant))
 
 
 def png_url(picture: np.ndarray | Image.Image) -> str:

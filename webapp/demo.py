@@ -16,7 +16,7 @@ import pandas as pd
 from PIL import Image
 
 from model import sanity, shipped
-from model.explain import BASELINES, DESCRIPTIONS, METHODS, OCCLUSION_PATCH
+from model.explain import BASELINES, OCCLUSION_PATCH
 from model.predictor import (
     AGE_BUCKET_LABELS,
     VARIANT_NAMES,
@@ -137,22 +137,9 @@ def analyse(photo: str | None, variant: str):
     return labelled, faces_table(result.faces), result.faces, selector, note
 
 
-def method_choices(variant: str) -> list[tuple[str, str]]:
-    """The method menu of a variant: every method, those failing its sanity check marked."""
-    report = sanity.load(variant)
-    return [(sanity.verdict(report, method).label, method) for method in METHODS]
-
-
-def method_note(method: str, variant: str) -> str:
-    """Beside the method picker: how to read the method, and its sanity verdict in words."""
-    verdict = sanity.verdict(sanity.load(variant), method)
-    models = f"the {VARIANT_NAMES.get(variant, variant)} models"
-    return f"{verdict.words(models)}\n\n*How to read it:* {DESCRIPTIONS[method]}"
-
-
 def method_menu(method: str, variant: str):
     """When the model changes: the menu's marks and the note follow it."""
-    return gr.update(choices=method_choices(variant), value=method), method_note(method, variant)
+    return gr.update(choices=sanity.menu(variant), value=method), sanity.note(method, variant)
 
 
 def method_options(
@@ -293,10 +280,10 @@ def build_demo() -> gr.Blocks:
             with gr.Row():
                 face = gr.Dropdown(label="Face", choices=[], interactive=True)
                 method = gr.Dropdown(
-                    method_choices("cropped"), value="gradcam", label="Method", elem_id="method"
+                    sanity.menu("cropped"), value="gradcam", label="Method", elem_id="method"
                 )
                 opacity = gr.Slider(0, 1, value=MAP_OPACITY, step=0.05, label="Map opacity")
-            verdict = gr.Markdown(method_note("gradcam", "cropped"), elem_id="method-verdict")
+            verdict = gr.Markdown(sanity.note("gradcam", "cropped"), elem_id="method-verdict")
             with gr.Accordion("Method options: occlusion, integrated gradients", open=False):
                 patch = gr.Slider(4, 32, value=OCCLUSION_PATCH_PIXELS, step=1, label=PATCH_LABEL)
                 stride = gr.Slider(0, 16, value=0, step=1, label=STRIDE_LABEL)
@@ -372,7 +359,7 @@ def build_demo() -> gr.Blocks:
                 api_name="face_maps" if control is method else None,
                 api_visibility="undocumented",
             )
-        method.change(method_note, [method, variant], verdict, api_visibility="undocumented")
+        method.change(sanity.note, [method, variant], verdict, api_visibility="undocumented")
         variant.change(
             method_menu, [method, variant], [method, verdict], api_visibility="undocumented"
         )
