@@ -7,9 +7,9 @@ For each variant it writes ``<variant>_age.onnx`` and ``<variant>_gender.onnx``:
 S, 3), RGB float32 in [0, 255], to ``output`` (B, 1) and ``cam`` (B, S, S), the closed-form CAM
 of `model.explain.cam_model`. Their weights are stored as float16 and widened to float32 when
 the file loads (`float16_weights`), which halves the download and changes no prediction that
-matters (``--compare``; docs/browser.md gives the figures). MTCNN's three networks (the
-``mtcnn`` package's Keras models) go to ``mtcnn_pnet.onnx``, ``mtcnn_rnet.onnx`` and
-``mtcnn_onet.onnx`` in float32: detection decides every box. ``manifest.json`` holds what a
+matters (``--compare``; docs/browser.md gives the figures). MTCNN's three networks
+are data_prep's (`data_prep.mtcnn_onnx`, float32: detection decides every box); the manifest
+names them, and the static build copies them beside these files. ``manifest.json`` holds what a
 runtime needs besides the networks: the chip template and crop, the test-time views, the age
 margins, the age groups, the methods' sanity verdicts, a summary of the shipped metrics, and
 the SHA-256 of each Keras file an export came from (tests/test_export.py fails when a shipped
@@ -37,14 +37,13 @@ from data_prep.faces import (
     RETRY_MIN_CONFIDENCE,
     RETRY_TILTS,
 )
+from data_prep.mtcnn_onnx import NETWORK_INPUTS, NETWORKS_DIR, network_file
 from model import sanity, shipped
 from model.config import EXPORT_DIR, EXPORT_MANIFEST, VARIANT_NAMES, WEIGHTS_DIR, ModelFiles
 from model.explain import DESCRIPTIONS, OCCLUSION_GREY, OCCLUSION_PATCH, signed_map
 from model.networks import MIRRORED, TEST_VIEWS, View
 
 TASKS = ("age", "gender")
-MTCNN_NETWORKS = {"pnet": (None, None), "rnet": (24, 24), "onet": (48, 48)}
-"""MTCNN's networks in the order they run, with their input height and width (PNet: any)."""
 FLOAT16_MIN_SIZE = 1024
 """Weight tensors of at least this many values are stored as float16; smaller ones (biases,
 batch-norm folds) stay float32: they weigh nothing and keep the graph's arithmetic exact."""
@@ -54,10 +53,6 @@ BROWSER_METHODS = ("cam", "occlusion")
 
 def model_file(variant: str, task: str) -> str:
     return f"{variant}_{task}.onnx"
-
-
-def mtcnn_file(network: str) -> str:
-    return f"mtcnn_{network}.onnx"
 
 
 def sha256(path: str | Path) -> str:
@@ -137,20 +132,19 @@ def export_face_model(variant_dir: Path, task: str, path: Path) -> dict:
     }
 
 
-def export_detector(out: Path) -> dict:
-    """MTCNN's three networks from the installed mtcnn package; its manifest entry."""
+def detector_entry() -> dict:
+    """The manifest's entry for MTCNN, whose ONNX files data_prep ships (`data_prep.mtcnn_onnx
+    .NETWORKS_DIR`; the static build copies them beside the face models)."""
     from importlib.metadata import version
 
-    from mtcnn import MTCNN
-
-    detector = MTCNN()
-    networks = {}
-    for stage, (network, (height, width)) in zip(
-        detector.stages, MTCNN_NETWORKS.items(), strict=True
-    ):
-        path = out / mtcnn_file(network)
-        _export_keras(stage._model, path, (height, width), "images")
-        networks[network] = {"file": path.name, "input": "images", "bytes": path.stat().st_size}
+    networks = {
+        network: {
+            "file": network_file(network),
+            "input": "images",
+            "bytes": (NETWORKS_DIR / network_file(network)).stat().st_size,
+        }
+        for network in NETWORK_INPUTS
+    }
     return {
         "package": f"mtcnn {version('mtcnn')} (MIT licence; the networks of Zhang et al., 2016)",
         "networks": networks,
@@ -256,7 +250,7 @@ def export(out: Path, weights: Path = WEIGHTS_DIR) -> dict:
         }
         for variant in VARIANTS
     }
-    content = manifest(weights, models, export_detector(out))
+    content = manifest(weights, models, detector_entry())
     (out / EXPORT_MANIFEST).write_text(json.dumps(content, indent=2) + "\n")
     return content
 
@@ -345,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
              *content["detector"]["networks"].values()]  # fmt: skip
     for entry in files:
         print(f"{entry['file']:24} {entry['bytes'] / 1e6:6.2f} MB")
-    print(f"{'in all':24} {sum(entry['bytes'] for entry in files) / 1e6:6.2f} MB -> {out}")
+    total = sum(entry["bytes"] for entry in files) / 1e6
+    print(f"{'in all':24} {total:6.2f} MB -> {out} (MTCNN's three from {NETWORKS_DIR})")
     return 0
 
 

@@ -108,7 +108,7 @@ def test_a_face_mtcnn_misses_upright_is_found_in_a_tilted_retry_view():
     tilted = draw_face(240, seed=1).rotate(75, expand=True, fillcolor=(90, 90, 90))
     scene.paste(tilted, (150, 60))
     pixels = np.asarray(ImageEnhance.Contrast(scene).enhance(0.08))  # faint, as a faded print
-    assert detector._detect_batch([pixels]) == [[]]  # MTCNN alone gives up
+    assert detector._detect_each([pixels]) == [[]]  # MTCNN alone gives up
     [face] = detector.detect([pixels])[0]
     assert face.confidence >= RETRY_MIN_CONFIDENCE
     centre = (150 + tilted.width / 2, 60 + tilted.height / 2)  # the face's middle in the scene

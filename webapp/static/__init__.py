@@ -20,6 +20,7 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 
+from data_prep.mtcnn_onnx import NETWORK_INPUTS, NETWORKS_DIR, network_file
 from model.config import EXPORT_DIR, WEIGHTS_DIR
 from model.render import COLORMAP, DIVERGING_COLORMAP, SIGNED_PERCENTILE
 
@@ -108,6 +109,8 @@ def build(out: str | Path, exports: Path = WEIGHTS_DIR / EXPORT_DIR) -> Path:
         f"Copyright (c) Microsoft Corporation: {package.get('homepage', '')}\n"
     )
     shutil.copytree(exports, out / "models")
+    for network in NETWORK_INPUTS:
+        shutil.copy(NETWORKS_DIR / network_file(network), out / "models")
     shutil.copytree(EXAMPLES, out / "examples")
     (out / "scales.json").write_text(json.dumps(colour_scales()))
     (out / "README.md").write_text(readme())
