@@ -32,6 +32,7 @@ GRADIO_FILES = (
     "app.py",
     "requirements.txt",
     "data_prep/*.py",
+    "data_prep/mtcnn/*.onnx",
     "model/*.py",
     "model/weights/*.json",
     *(
