@@ -18,12 +18,13 @@ Prints the results and writes JSON (``--out``).
 from __future__ import annotations
 
 import argparse
-import json
+import re
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import unquote
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -49,13 +50,15 @@ return [ready, Date.now() - opened];
 """
 
 
-def _downloaded_bytes(browser) -> int:
-    """Bytes received over the network since the last call (Chromium's performance log)."""
+def _served_bytes(log: Path, site: Path, photo: str) -> int:
+    """Bytes of the files the server sent whole (status 200), from its request log, but for
+    the `photo`: all that a cold page downloads, the WebAssembly worker's requests included."""
     total = 0
-    for entry in browser.get_log("performance"):
-        message = json.loads(entry["message"])["message"]
-        if message["method"] == "Network.loadingFinished":
-            total += message["params"]["encodedDataLength"]
+    for line in log.read_text().splitlines():
+        match = re.search(r'"GET (\S+) HTTP/[\d.]+" 200 ', line)
+        if match and not match.group(1).endswith(photo):
+            path = site / unquote(match.group(1).split("?")[0]).lstrip("/")
+            total += (path / "index.html" if path.is_dir() else path).stat().st_size
     return total
 
 
@@ -74,14 +77,16 @@ def main(argv: list[str] | None = None) -> int:
         site = build(Path(folder) / "site")
         photo_path = site / "photo_1280x960.png"
         face_photo(1280, 960).save(photo_path)
-        with static_server(site) as url:
-            browser = chromium(log_requests=True)
+        log = Path(folder) / "requests.log"
+        with open(log, "w") as requests, static_server(site, log=requests) as url:
+            browser = chromium()
             try:
                 browser.set_script_timeout(600)
                 browser.get(url)
                 ready_ms, first_ms = run_in_page(browser, COLD, f"{url}{photo_path.name}")
+                requests.flush()
                 results = {
-                    "cold_page_bytes": _downloaded_bytes(browser),
+                    "cold_page_bytes": _served_bytes(log, site, photo_path.name),
                     "cold_page_ready_s": round(ready_ms / 1000, 2),
                     "cold_page_first_prediction_s": round(first_ms / 1000, 2),
                 }

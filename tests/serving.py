@@ -75,10 +75,12 @@ def wait_for_url(url: str, seconds: float = 180, server=None) -> None:
 
 
 @contextmanager
-def _serving(command: list[str], port: int, cwd: Path, env: dict | None = None) -> Iterator[str]:
+def _serving(
+    command: list[str], port: int, cwd: Path, env: dict | None = None, log=None
+) -> Iterator[str]:
     """`command` run in `cwd` as a server on loopback `port` until the block ends; yields its
-    URL once it answers."""
-    server = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL)
+    URL once it answers. `log`: an open file for its standard error."""
+    server = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_for_url(url, server=server)
@@ -97,11 +99,12 @@ def demo_process(cache: Path, cache_seconds: int):
     return _serving([sys.executable, "app.py"], port, ROOT, env)
 
 
-def static_server(folder: Path):
-    """``python -m http.server`` serving `folder` on a free loopback port; yields its URL."""
+def static_server(folder: Path, log=None):
+    """``python -m http.server`` serving `folder` on a free loopback port; yields its URL.
+    `log`: an open file that receives its request log."""
     port = free_port()
     command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
-    return _serving(command, port, folder)
+    return _serving(command, port, folder, log=log)
 
 
 def run_in_page(browser, body: str, *args):
