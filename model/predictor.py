@@ -31,6 +31,7 @@ from model.calibration import AgeCalibration
 from model.config import CALIBRATION_FILE, VARIANT_NAMES, WEIGHTS_DIR
 from model.explain import METHODS, AttributionMap, Explainer
 from model.networks import load_for_inference, predict_outputs
+from model.onnx_runtime import exported_models
 from model.render import presentation_figure
 
 __all__ = [
@@ -48,6 +49,10 @@ __all__ = [
 ten-year buckets of the evaluation and the average maps."""
 
 TASK_NAMES = ("age", "gender")
+RUNTIMES = ("auto", "onnx", "keras")
+"""How the Predictor runs the two models: "onnx" through onnxruntime from the export in the
+weights folder (`model.onnx_runtime`), "keras" through Keras, "auto" onnx where the export is
+there and made from the Keras files beside it, else keras."""
 
 MAX_SIDE = 1600
 """Photos are shrunk to this longer side on decoding (faces stay large enough to crop well)."""
@@ -150,16 +155,22 @@ class Predictor:
         weights: str | Path = WEIGHTS_DIR,
         max_faces: int = 8,
         detector: FaceDetector | None = None,
+        runtime: str = "auto",
     ):
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        if runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
         variant_dir = Path(weights) / variant
         self.variant, self.weights = variant, Path(weights)
-        self.age_model = load_for_inference(variant_dir, "age")
-        self.gender_model = load_for_inference(variant_dir, "gender")
+        self.exported = None if runtime == "keras" else exported_models(weights, variant)
+        if runtime == "onnx" and self.exported is None:
+            raise ValueError(f"{weights} has no fresh ONNX export: run python -m model.export")
+        self._keras: dict[str, object] = {}
+        self._keras_lock = threading.Lock()
         self.calibration = AgeCalibration.load(variant_dir / CALIBRATION_FILE)
         self.template = ChipTemplate.load(Path(weights) / TEMPLATE)
-        self.size = int(self.age_model.input_shape[1])
+        self.size = self.exported["age"].size if self.exported else int(self.age_model.input_shape[1])
         self.max_faces = max_faces
         self.detector = detector or FaceDetector()
         self._lock = threading.Lock()
@@ -167,8 +178,26 @@ class Predictor:
         self.predict_faces(np.zeros((1, self.size, self.size, 3), np.uint8))
         self.detector.detect([np.zeros((64, 64, 3), np.uint8)])
 
+    @property
+    def age_model(self):
+        """The Keras age model (loaded on first use: the gradient maps need it)."""
+        return self._keras_model("age")
+
+    @property
+    def gender_model(self):
+        return self._keras_model("gender")
+
+    def _keras_model(self, task: str):
+        with self._keras_lock:
+            if task not in self._keras:
+                self._keras[task] = load_for_inference(self.weights / self.variant, task)
+            return self._keras[task]
+
     def predict_faces(self, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(ages (N,), probabilities of female (N,)) for uint8 faces (N, S, S, 3)."""
+        """(ages (N,), probabilities of female (N,)) for uint8 faces (N, S, S, 3): through
+        onnxruntime where the weights folder has a fresh export, else through Keras."""
+        if self.exported:
+            return tuple(self.exported[task].outputs(faces) for task in TASK_NAMES)
         with self._lock:
             return predict_outputs(self.age_model, faces), predict_outputs(self.gender_model, faces)
 

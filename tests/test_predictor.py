@@ -2,6 +2,7 @@
 hostile input either predicted or refused with one clear error, maps for every method."""
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from model.predictor import (
     Predictor,
     adience_group,
 )
-from tests.hostile import hostile_corpus
+from tests.hostile import face_photo, hostile_corpus
 from tests.synthetic import draw_face, noise_image
 
 
@@ -230,3 +231,28 @@ def test_ages_map_to_the_nearest_adience_group(age, group):
 def test_unknown_variant_is_refused(smoke_weights):
     with pytest.raises(ValueError, match="variant"):
         Predictor("sideways", smoke_weights)
+
+
+@pytest.mark.parametrize("variant", ["cropped", "full"])
+def test_onnxruntime_and_keras_give_the_same_faces(variant, detector):
+    """The fresh ONNX export (float16 weights, views built in numpy) answers as the Keras
+    models do, on the example photos and drawn faces."""
+    fast = Predictor(variant, detector=detector, runtime="onnx")
+    reference = Predictor(variant, detector=detector, runtime="keras")
+    photos = sorted(Path("webapp/examples").glob("*.[jp][pn]g"))
+    photos += [face_photo(640, 480, seed=seed) for seed in (1, 3)]
+    compared = 0
+    for photo in photos:
+        ours, theirs = fast.predict(photo).faces, reference.predict(photo).faces
+        assert [face.box for face in ours] == [face.box for face in theirs]
+        for face, expected in zip(ours, theirs, strict=True):
+            assert abs(face.age - expected.age) < 0.05
+            assert abs(face.probability_female - expected.probability_female) < 0.002
+            compared += 1
+    assert compared >= 10
+
+
+def test_without_a_fresh_export_the_predictor_runs_keras(smoke_weights, detector):
+    assert Predictor("cropped", smoke_weights, detector=detector).exported is None
+    with pytest.raises(ValueError, match="no fresh ONNX export"):
+        Predictor("cropped", smoke_weights, detector=detector, runtime="onnx")
