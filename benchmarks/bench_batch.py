@@ -30,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from model.batch import open_photos, predict_photos
     from model.predictor import Predictor
-    from tests.hostile import face_photo
-    from tests.serving import report
+    from testkit.hostile import face_photo
+    from testkit.serving import report
 
     folder = Path(tempfile.mkdtemp(prefix="bench_batch_"))
     for index in range(args.photos):

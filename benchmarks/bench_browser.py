@@ -69,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from model.predictor import Predictor
-    from tests.hostile import face_photo
-    from tests.serving import chromium, report, run_in_page, static_server
+    from testkit.hostile import face_photo
+    from testkit.serving import chromium, report, run_in_page, static_server
     from webapp.static import build
 
     with tempfile.TemporaryDirectory() as folder:

@@ -30,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     from selenium.webdriver.support import expected_conditions as ready
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from tests.hostile import face_photo
-    from tests.serving import chromium, wait_for_url
+    from testkit.hostile import face_photo
+    from testkit.serving import chromium, wait_for_url
 
     photo = Path(tempfile.mkdtemp()) / "face.jpg"
     face_photo(1280, 960, seed=7).save(photo)

@@ -72,10 +72,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import numpy as np
 
-    from data_prep import load_image
+    from faces import load_image
     from model.explain import METHODS
     from model.predictor import Predictor
-    from tests.hostile import face_photo
+    from testkit.hostile import face_photo
 
     photo = np.asarray(load_image(args.photo) if args.photo else face_photo(1280, 960))
     predictors = {variant: Predictor(variant) for variant in ("full", "cropped")}

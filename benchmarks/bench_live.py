@@ -40,7 +40,7 @@ def handler_rates(seconds: float) -> dict:
 
     import numpy as np
 
-    from tests.serving import camera_frames
+    from testkit.serving import camera_frames
     from webapp import live
 
     frames = [np.asarray(frame) for frame in camera_frames(30)]
@@ -71,7 +71,7 @@ def browser_rates(seconds: float) -> dict:
     from selenium.webdriver.support import expected_conditions as ready
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from tests.serving import (
+    from testkit.serving import (
         camera_frames,
         chromium,
         demo_process,
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "live.json"))
     args = parser.parse_args(argv)
 
-    from tests.serving import report
+    from testkit.serving import report
 
     results = {"frame": "640x480", "cpus": os.cpu_count(),
                "load_average_before": round(os.getloadavg()[0], 2)}  # fmt: skip

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.serving import free_port, wait_for_url  # noqa: E402
+from testkit.serving import free_port, wait_for_url  # noqa: E402
 
 
 def rss_mb(pid: int) -> float:
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "load.json"))
     args = parser.parse_args(argv)
 
-    from tests.hostile import face_photo
+    from testkit.hostile import face_photo
 
     work = Path(tempfile.mkdtemp(prefix="bench_load_"))
     photo = str(work / "face.jpg")

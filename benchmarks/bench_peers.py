@@ -36,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 from data_prep import read_manifest  # noqa: E402
 from data_prep.source import iter_source  # noqa: E402
 from data_prep.wild import IMAGES, LABELS  # noqa: E402
-from model.predictor import ImageError, Predictor  # noqa: E402
+from faces import ImageError  # noqa: E402
+from model.predictor import Predictor  # noqa: E402
 
 Photo = tuple[bytes, int, str]
 """(encoded photo, age, gender as male/female)."""

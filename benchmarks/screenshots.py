@@ -1,7 +1,7 @@
 """Refresh the README's screenshots in benchmarks/screenshots: ``python benchmarks/screenshots.py``.
 
 Runs the browser tests that take them (the demo, its occlusion maps, the dashboard, the browser
-edition) with their screenshot folder set to benchmarks/screenshots (`tests.serving
+edition) with their screenshot folder set to benchmarks/screenshots (`testkit.serving
 .save_screenshot`); without this, tests save them in a temporary folder. ``--live`` also runs
 benchmarks/bench_live.py, whose camera screenshot is live.png (a few minutes).
 """
@@ -26,7 +26,7 @@ TESTS = [
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tests.serving import SCREENSHOTS_DIR
+    from testkit.serving import SCREENSHOTS_DIR
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--live", action="store_true", help="also the live camera's screenshot")

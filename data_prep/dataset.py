@@ -6,7 +6,7 @@ Layout of a prepared folder::
     report.json             counts, problems, distributions, timings
     detections.json         cached face boxes and landmarks (re-preparing skips detection)
     chip_template.json      where faces sit in a chip, measured on the training split
-                            (`data_prep.align`): every image is aligned to it
+                            (`faces.align`): every image is aligned to it
     full/{split}.npy        uint8 (N, size, size, 3), rows in manifest order
     cropped/{split}.npy
 """

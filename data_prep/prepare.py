@@ -11,15 +11,15 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from data_prep.align import TEMPLATE, ChipTemplate, align_face, chip_inputs, measure_template
 from data_prep.config import PrepareConfig
 from data_prep.dataset import MANIFEST, REPORT, VARIANTS, array_path
-from data_prep.faces import Face, FaceDetector, fallback_face
-from data_prep.images import ImageError, load_image
 from data_prep.names import GENDERS, RACES, UNKNOWN, describe_action, parse_name
 from data_prep.rebalance import rebalance
 from data_prep.source import count_files, iter_source
 from data_prep.split import AGE_BUCKET_LABELS, SPLITS, age_bucket, assign_splits
+from faces.align import TEMPLATE, ChipTemplate, align_face, chip_inputs, measure_template
+from faces.detect import Face, FaceDetector, fallback_face
+from faces.images import ImageError, load_image
 
 DETECTIONS = "detections.json"
 MANIFEST_COLUMNS = [

@@ -25,9 +25,9 @@ from PIL import Image, ImageEnhance, ImageFilter
 from tqdm import tqdm
 
 from data_prep.dataset import MANIFEST
-from data_prep.images import load_image
 from data_prep.names import GENDERS
 from data_prep.source import iter_source
+from faces.images import load_image
 
 LABELS = "labels.csv"
 DAMAGES = ("low_resolution", "blur", "grayscale", "faded", "colour_cast", "gamma", "noise")

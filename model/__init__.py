@@ -1,3 +1,3 @@
 """Age and gender CNNs: training, evaluation, calibrated margins, inference, explanations."""
 
-import data_prep  # noqa: F401  (sets TensorFlow's environment before TensorFlow is imported)
+import faces  # noqa: F401  (sets TensorFlow's environment before TensorFlow is imported)

@@ -31,7 +31,8 @@ from pathlib import Path
 from PIL import Image
 
 from data_prep.source import is_hidden
-from model.predictor import VARIANT_NAMES, ImageError, Predictor
+from faces import ImageError
+from model.predictor import VARIANT_NAMES, Predictor
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 COLUMNS = ("file", "face", "x", "y", "width", "height", "age", "age_80_low", "age_80_high",

@@ -27,10 +27,10 @@ from tqdm import tqdm
 
 from data_prep import load_split
 from data_prep.dataset import MANIFEST
-from data_prep.images import ImageError
 from data_prep.names import GENDERS, UNKNOWN, parse_name
 from data_prep.source import count_files, iter_source
 from data_prep.split import SPLITS
+from faces.images import ImageError
 from model.calibration import AgeCalibration
 from model.config import CALIBRATION_FILE, WEIGHTS_DIR
 from model.metrics import evaluate_predictions

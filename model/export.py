@@ -8,7 +8,7 @@ S, 3), RGB float32 in [0, 255], to ``output`` (B, 1) and ``cam`` (B, S, S), the 
 of `model.explain.cam_model`. Their weights are stored as float16 and widened to float32 when
 the file loads (`float16_weights`), which halves the download and changes no prediction that
 matters (``--compare``; docs/browser.md gives the figures). MTCNN's three networks
-are data_prep's (`data_prep.mtcnn_onnx`, float32: detection decides every box); the manifest
+are the `faces` floor's (`faces.mtcnn_onnx`, float32: detection decides every box); the manifest
 names them, and the static build copies them beside these files. ``manifest.json`` holds what a
 runtime needs besides the networks: the chip template and crop, the test-time views, the age
 margins, the age groups, the methods' sanity verdicts, a summary of the shipped metrics, and
@@ -28,16 +28,16 @@ from pathlib import Path
 
 import numpy as np
 
-from data_prep.align import MAX_SHRINK_BEFORE_WARP, TEMPLATE, ChipTemplate
 from data_prep.dataset import VARIANTS
-from data_prep.faces import (
+from faces.align import MAX_SHRINK_BEFORE_WARP, TEMPLATE, ChipTemplate
+from faces.detect import (
     CROP_SCALE,
     DETECT_MAX_SIDE,
     LANDMARK_NAMES,
     RETRY_MIN_CONFIDENCE,
     RETRY_TILTS,
 )
-from data_prep.mtcnn_onnx import NETWORK_INPUTS, NETWORKS_DIR, network_file
+from faces.mtcnn_onnx import NETWORK_INPUTS, NETWORKS_DIR, network_file
 from model import sanity, shipped
 from model.config import EXPORT_DIR, EXPORT_MANIFEST, VARIANT_NAMES, WEIGHTS_DIR, ModelFiles
 from model.explain import DESCRIPTIONS, OCCLUSION_GREY, OCCLUSION_PATCH, signed_map
@@ -133,7 +133,7 @@ def export_face_model(variant_dir: Path, task: str, path: Path) -> dict:
 
 
 def detector_entry() -> dict:
-    """The manifest's entry for MTCNN, whose ONNX files data_prep ships (`data_prep.mtcnn_onnx
+    """The manifest's entry for MTCNN, whose ONNX files the `faces` floor ships (`faces.mtcnn_onnx
     .NETWORKS_DIR`; the static build copies them beside the face models)."""
     from importlib.metadata import version
 

@@ -6,7 +6,7 @@
         print(face.age, face.interval_80, face.gender, face.gender_probability)
 
 Both variants find every face with MTCNN (largest first, up to `max_faces`), align each to
-the UTKFace chip geometry on its five landmarks (`data_prep.align`) and predict it: ``full``
+the UTKFace chip geometry on its five landmarks (`faces.align`) and predict it: ``full``
 on the whole aligned chip, ``cropped`` on its tight face crop, exactly as the training chips
 were framed. Only when no face is found does ``full`` predict on the whole picture (and says
 so); ``cropped`` then has nothing to predict.
@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from data_prep.align import TEMPLATE, ChipTemplate, align_face, chip_inputs
 from data_prep.dataset import VARIANTS
-from data_prep.faces import Face, FaceDetector
-from data_prep.images import SOURCE_SIZE, ImageError, ImageInput, load_image, resize_square
 from data_prep.split import AGE_BUCKET_LABELS, age_bucket
+from faces.align import TEMPLATE, ChipTemplate, align_face, chip_inputs
+from faces.detect import Face, FaceDetector, scaled_box
+from faces.images import SOURCE_SIZE, ImageInput, load_image, resize_square
 from model import sanity
 from model.calibration import AgeCalibration
 from model.config import CALIBRATION_FILE, VARIANT_NAMES, WEIGHTS_DIR
@@ -36,7 +36,6 @@ from model.render import presentation_figure
 
 __all__ = [
     "AGE_BUCKET_LABELS",
-    "ImageError",
     "FacePrediction",
     "PredictionResult",
     "Predictor",
@@ -44,9 +43,9 @@ __all__ = [
     "age_bucket",
     "shared_predictor",
 ]
-"""The front ends take everything from here (data flows data_prep -> model -> webapp):
-`ImageError` is the readable error of a bad photo, `age_bucket` and `AGE_BUCKET_LABELS` the
-ten-year buckets of the evaluation and the average maps."""
+"""The front ends take the model's side from here (data flows data_prep -> model -> webapp):
+`age_bucket` and `AGE_BUCKET_LABELS` are the ten-year buckets of the evaluation and the
+average maps. A bad photo raises `faces.ImageError`."""
 
 TASK_NAMES = ("age", "gender")
 RUNTIMES = ("auto", "onnx", "keras")
@@ -127,13 +126,18 @@ class FacePrediction:
 class PredictionResult:
     """All faces of one photo (largest first); ``message`` says why there are none.
     ``image_size``: the photo's upright size in pixels; ``photo``: the decoded upright photo,
-    shrunk to at most `MAX_SIDE` pixels (boxes scale by ``photo.width / image_size[0]``)."""
+    shrunk to at most `MAX_SIDE` pixels (`boxes_in` gives the boxes in its pixels)."""
 
     variant: str
     image_size: tuple[int, int]
     faces: list[FacePrediction]
     message: str | None = None
     photo: Image.Image | None = field(default=None, repr=False)
+
+    def boxes_in(self, size: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+        """The faces' boxes in the pixels of this photo shown at `size` (width, height)."""
+        factor = size[0] / self.image_size[0]
+        return [scaled_box(face.box, factor, size) for face in self.faces]
 
     def to_dict(self) -> dict:
         return {
@@ -170,7 +174,9 @@ class Predictor:
         self._keras_lock = threading.Lock()
         self.calibration = AgeCalibration.load(variant_dir / CALIBRATION_FILE)
         self.template = ChipTemplate.load(Path(weights) / TEMPLATE)
-        self.size = self.exported["age"].size if self.exported else int(self.age_model.input_shape[1])
+        self.size = (
+            self.exported["age"].size if self.exported else int(self.age_model.input_shape[1])
+        )
         self.max_faces = max_faces
         self.detector = detector or FaceDetector()
         self._lock = threading.Lock()
@@ -227,7 +233,7 @@ class Predictor:
         low_90, high_90 = self.calibration.interval(ages, 0.9)
         predictions = [
             FacePrediction(
-                box=_photo_box(box, scale, photo_size),
+                box=scaled_box((box.x, box.y, box.width, box.height), scale, photo_size),
                 age=float(ages[i]),
                 interval_80=(float(low_80[i]), float(high_80[i])),
                 interval_90=(float(low_90[i]), float(high_90[i])),
@@ -295,11 +301,3 @@ def shared_predictor(variant: str) -> Predictor:
         if variant not in _shared:
             _shared[variant] = Predictor(variant)
         return _shared[variant]
-
-
-def _photo_box(face: Face, scale: float, photo_size: tuple[int, int]) -> tuple[int, int, int, int]:
-    """A face box scaled to the photo's own pixels and clipped to it."""
-    left, top = max(0, round(face.x * scale)), max(0, round(face.y * scale))
-    right = min(photo_size[0], round((face.x + face.width) * scale))
-    bottom = min(photo_size[1], round((face.y + face.height) * scale))
-    return left, top, right - left, bottom - top

@@ -289,9 +289,8 @@ def annotate(
     photo: Image.Image,
     boxes: list[tuple[int, int, int, int]],
     labels: list[str],
-    scale: float = 1.0,
 ) -> Image.Image:
-    """A copy of `photo` with each box (x, y, width, height, multiplied by `scale`) drawn and
+    """A copy of `photo` with each box (x, y, width, height, in its pixels) drawn and
     labelled, numbered from 1 so a table of faces can refer to them. Every label stays inside
     the picture: above its box where there is room, else below it, else inside its top;
     shifted left at the right edge; in a smaller font (down to `MIN_LABEL_FONT` pixels) if it
@@ -301,7 +300,7 @@ def annotate(
     line = max(2, round(max(picture.size) / 300))
     font_size = max(12, round(max(picture.size) / 40))
     for number, (box, label) in enumerate(zip(boxes, labels, strict=True), start=1):
-        x, y, width, height = (round(v * scale) for v in box)
+        x, y, width, height = box
         draw.rectangle((x, y, x + width, y + height), outline=(255, 200, 0), width=line)
         text = _fitting_label(draw, f"{number}: {label}", font_size, picture.width - 2 * line)
         font = ImageFont.load_default(size=font_size)

@@ -24,8 +24,8 @@ import numpy as np
 import tensorflow as tf
 
 from data_prep import load_split
-from data_prep.align import TEMPLATE
 from data_prep.config import add_config_arguments, config_from_args
+from faces.align import TEMPLATE
 from model.augment import PhotoDamage
 from model.config import ModelFiles, TrainConfig
 from model.data import make_dataset

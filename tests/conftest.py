@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from data_prep import FaceDetector, PrepareConfig, prepare
-from tests.synthetic import write_utkface_folder
+from data_prep import PrepareConfig, prepare
+from faces import FaceDetector
+from testkit.synthetic import write_utkface_folder
 
 SMALL_CONFIG = PrepareConfig(size=32, detect_batch=16)
 

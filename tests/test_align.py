@@ -4,16 +4,17 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance
 
-from data_prep.align import ChipTemplate, align_face, chip_inputs, measure_template
-from data_prep.faces import (
+from faces.align import ChipTemplate, align_face, chip_inputs, measure_template
+from faces.detect import (
     RETRY_MIN_CONFIDENCE,
     Face,
     FaceDetector,
     _mapped,
     _retry_view,
     face_crop,
+    scaled_box,
 )
-from tests.synthetic import draw_face, noise_image
+from testkit.synthetic import draw_face, noise_image
 
 TEMPLATE = ChipTemplate(
     landmarks=((59.4, 57.3), (136.7, 57.4), (97.4, 103.4), (62.7, 137.1), (132.9, 137.2)),
@@ -123,3 +124,10 @@ def test_retry_views_map_their_pixels_back_to_the_image(tilt):
     y, x = np.unravel_index(view[..., 0].astype(float).argmax(), view.shape[:2])
     back = _mapped(Face(x, y, 1, 1, 1.0, ((x, y),) * 5), to_image).landmarks[0]
     assert abs(back[0] - 251) < 2 and abs(back[1] - 121) < 2
+
+
+def test_a_box_moves_between_sizes_by_its_rounded_edges_and_stays_inside():
+    assert scaled_box((10.2, 20.6, 30.4, 40.0), 2.0) == (20, 41, 61, 80)
+    assert scaled_box((100, 120, 80, 100), 0.5) == (50, 60, 40, 50)
+    # a box past the picture's edges is cut at them once the size is given
+    assert scaled_box((-10, 5, 50, 100), 1.0, (30, 60)) == (0, 5, 30, 55)

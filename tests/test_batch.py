@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from model.batch import COLUMNS, NO_FACE, SKIPPED, WHOLE_PICTURE, main
-from tests.hostile import BATCH_FILES, batch_zip, face_photo
+from testkit.hostile import BATCH_FILES, batch_zip, face_photo
 
 ROOT = Path(__file__).resolve().parent.parent
 

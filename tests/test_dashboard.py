@@ -15,9 +15,9 @@ import pytest
 from model import sanity
 from model.explain import METHODS
 from model.predictor import Predictor
-from tests.hostile import encode, face_photo
-from tests.serving import chromium, free_port, save_screenshot, wait_for_url
-from tests.synthetic import noise_image
+from testkit.hostile import encode, face_photo
+from testkit.serving import chromium, free_port, save_screenshot, wait_for_url
+from testkit.synthetic import noise_image
 from webapp import dashboard
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,9 +13,9 @@ from PIL import Image
 
 from model import sanity, shipped
 from model.predictor import NO_FACE_MESSAGE
-from tests.hostile import face_photo
-from tests.serving import chromium, free_port, save_screenshot
-from tests.synthetic import noise_image
+from testkit.hostile import face_photo
+from testkit.serving import chromium, free_port, save_screenshot
+from testkit.synthetic import noise_image
 from webapp import demo
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data_prep import FaceDetector, load_image
+from faces import FaceDetector, load_image
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "webapp" / "examples"
 PHOTOS = {"apollo11_crew_1969.jpg": 3, "eileen_collins.jpg": 1, "grace_hopper.jpg": 1}

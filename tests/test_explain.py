@@ -28,7 +28,7 @@ from model.explain import (
 )
 from model.networks import MIRRORED, build_model, predict_outputs
 from model.tasks import TASKS
-from tests.synthetic import draw_face
+from testkit.synthetic import draw_face
 
 FACE = np.asarray(draw_face(200, seed=4).resize((32, 32)))
 

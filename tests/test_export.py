@@ -10,8 +10,8 @@ import onnxruntime
 import pytest
 from keras import layers
 
-from data_prep.align import TEMPLATE, ChipTemplate
-from data_prep.mtcnn_onnx import NETWORKS_DIR
+from faces.align import TEMPLATE, ChipTemplate
+from faces.mtcnn_onnx import NETWORKS_DIR
 from model import sanity, shipped
 from model.config import EXPORT_DIR, EXPORT_MANIFEST, WEIGHTS_DIR
 from model.explain import cam_model
@@ -24,7 +24,7 @@ from model.export import (
     stale_exports,
 )
 from model.networks import load_for_inference, predict_outputs
-from tests.synthetic import draw_face
+from testkit.synthetic import draw_face
 
 EXPORTS = WEIGHTS_DIR / EXPORT_DIR
 

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from tests.hostile import face_photo, hostile_corpus
-from tests.serving import demo_process
+from testkit.hostile import face_photo, hostile_corpus
+from testkit.serving import demo_process
 from webapp import dashboard
 
 ANSWER_SECONDS = 10

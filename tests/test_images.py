@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data_prep.images import SOURCE_SIZE, ImageError, load_image
-from tests.synthetic import draw_face
+from faces.images import SOURCE_SIZE, ImageError, load_image
+from testkit.synthetic import draw_face
 
 
 def _encode(image: Image.Image, fmt: str, **options) -> bytes:

@@ -1,12 +1,28 @@
-"""Data flows one way, data_prep -> model -> webapp: the front ends never import data_prep."""
+"""Data flows one way, faces -> data_prep -> model -> webapp: each floor imports only the floors
+it may build on, so no import runs back up, and the front ends never import data_prep."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FRONT_ENDS = sorted((ROOT / "webapp").glob("*.py")) + [ROOT / "app.py"]
+FLOORS = ("faces", "data_prep", "model", "webapp")
+MAY_IMPORT = {
+    "faces": set(),
+    "data_prep": {"faces"},
+    "model": {"faces", "data_prep"},
+    "webapp": {"faces", "model"},
+}
+"""The project's packages each floor may import besides itself (app.py counts as webapp)."""
+NOT_SHIPPED = ("testkit", "tests", "benchmarks")
+
+
+def floor_files() -> list[tuple[str, Path]]:
+    files = [(floor, path) for floor in FLOORS for path in sorted((ROOT / floor).rglob("*.py"))]
+    return files + [("webapp", ROOT / "app.py")]
 
 
 def imported_packages(path: Path) -> set[str]:
@@ -20,6 +36,27 @@ def imported_packages(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("path", FRONT_ENDS, ids=lambda path: path.name)
-def test_front_ends_take_everything_from_model_not_data_prep(path):
-    assert "data_prep" not in imported_packages(path)
+@pytest.mark.parametrize(
+    ("floor", "path"), floor_files(), ids=lambda item: getattr(item, "name", item)
+)
+def test_each_floor_imports_only_the_floors_below_it(floor, path):
+    project_imports = imported_packages(path) & {*FLOORS, *NOT_SHIPPED}
+    assert project_imports <= MAY_IMPORT[floor] | {floor}, path.relative_to(ROOT)
+
+
+def test_the_bottom_floor_finds_and_aligns_faces_without_tensorflow(tmp_path):
+    script = (
+        "import sys, numpy as np\n"
+        "from faces import FaceDetector\n"
+        "from faces.align import TEMPLATE, ChipTemplate, align_face\n"
+        "from testkit.hostile import face_photo\n"
+        "photo = face_photo(640, 480)\n"
+        "face = FaceDetector().detect([np.asarray(photo)])[0][0]\n"
+        "chip = align_face(photo, face, ChipTemplate.load('model/weights/' + TEMPLATE))\n"
+        "print(chip.size, 'tensorflow' in sys.modules)\n"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert child.stdout.split()[-1] == "False"

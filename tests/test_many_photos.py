@@ -12,8 +12,8 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-from tests.hostile import BATCH_FILES, batch_zip, encode, face_photo, png_claiming
-from tests.serving import demo_process
+from testkit.hostile import BATCH_FILES, batch_zip, encode, face_photo, png_claiming
+from testkit.serving import demo_process
 from webapp import many_photos
 
 CACHE_SECONDS = 3

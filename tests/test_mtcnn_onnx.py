@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data_prep.mtcnn_onnx import OnnxMTCNN
-from tests.hostile import face_photo
-from tests.synthetic import noise_image
+from faces.mtcnn_onnx import OnnxMTCNN
+from testkit.hostile import face_photo
+from testkit.synthetic import noise_image
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "webapp" / "examples"
 PHOTOS = sorted(path.name for path in EXAMPLES.iterdir() if path.suffix in (".jpg", ".png"))
@@ -63,8 +63,8 @@ def test_it_finds_the_faces_the_package_finds(name, package, onnx_mtcnn):
 def test_it_detects_without_tensorflow():
     script = (
         "import sys, numpy as np\n"
-        "from data_prep.mtcnn_onnx import OnnxMTCNN\n"
-        "from tests.hostile import face_photo\n"
+        "from faces.mtcnn_onnx import OnnxMTCNN\n"
+        "from testkit.hostile import face_photo\n"
         "faces = OnnxMTCNN().detect_faces(np.asarray(face_photo()))\n"
         "assert len(faces) == 1, faces\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"

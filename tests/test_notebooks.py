@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from data_prep.runtime import UNSAFE_IMPORT_WARNING
+from faces.runtime import UNSAFE_IMPORT_WARNING
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 

@@ -6,12 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data_prep import load_image, read_manifest
+from data_prep import read_manifest
 from data_prep.wild import DYES, LABELS, WildConfig, build_wild_set
+from faces import load_image
 from model.evaluate import main as evaluate_main
 from model.predictor import Predictor
-from tests.hostile import face_photo
-from tests.synthetic import noise_image
+from testkit.hostile import face_photo
+from testkit.synthetic import noise_image
 
 
 @pytest.fixture(scope="module")

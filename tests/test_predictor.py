@@ -10,16 +10,16 @@ from PIL import Image
 
 from data_prep import load_split
 from data_prep.source import iter_source
+from faces import ImageError
 from model.explain import METHODS, SIGNED_METHODS
 from model.predictor import (
     NO_FACE_MESSAGE,
     WHOLE_PICTURE_MESSAGE,
-    ImageError,
     Predictor,
     adience_group,
 )
-from tests.hostile import face_photo, hostile_corpus
-from tests.synthetic import draw_face, noise_image
+from testkit.hostile import face_photo, hostile_corpus
+from testkit.synthetic import draw_face, noise_image
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +114,10 @@ def test_boxes_are_in_the_pixels_of_the_upright_photo(predictors):
     assert result.image_size == (3200, 2000)
     centre_x = result.faces[0].box[0] + result.faces[0].box[2] / 2
     assert 100 <= centre_x <= 1300
+    # the decoded photo is shrunk to MAX_SIDE: its boxes are half as large, in its pixels
+    assert result.photo.size == (1600, 1000)
+    for shown, box in zip(result.boxes_in(result.photo.size), result.faces, strict=True):
+        assert all(abs(a - b / 2) <= 1 for a, b in zip(shown, box.box, strict=True))
 
 
 def test_no_face_gives_an_empty_result_that_says_why(predictors):

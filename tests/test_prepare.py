@@ -11,11 +11,11 @@ import pytest
 
 from data_prep import load_split, prepare, read_manifest
 from data_prep.__main__ import main
-from data_prep.align import TEMPLATE, ChipTemplate
-from data_prep.faces import crop_square
 from data_prep.split import SPLITS
+from faces.align import TEMPLATE, ChipTemplate
+from faces.detect import crop_square
+from testkit.synthetic import draw_face, jpeg_bytes, labels_for, noise_image, utk_name
 from tests.conftest import SMALL_CONFIG
-from tests.synthetic import draw_face, jpeg_bytes, labels_for, noise_image, utk_name
 
 
 def test_prepare_writes_manifest_arrays_and_report(prepared):
@@ -195,7 +195,7 @@ def test_cli_prepares_and_reports_bad_sources(utk_folder, tmp_path, capsys):
 
 
 def test_crop_square_is_centred_on_the_box():
-    from data_prep.faces import Face
+    from faces.detect import Face
 
     left, top, right, bottom = crop_square(Face(10, 20, 100, 100, 1.0))
     assert right - left == bottom - top == 90

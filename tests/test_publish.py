@@ -14,7 +14,7 @@ import httpx
 import pytest
 from huggingface_hub.errors import RepositoryNotFoundError
 
-from tests.serving import chromium, free_port, run_in_page, static_server, wait_for_url
+from testkit.serving import chromium, free_port, run_in_page, static_server, wait_for_url
 from webapp import publish
 from webapp.static import build
 
@@ -39,7 +39,7 @@ def test_the_gradio_dry_run_lists_the_demo_and_its_models_and_nothing_else(capsy
     report = _dry_run(capsys, "--edition", "gradio")
     paths = {item["path"] for item in report["files"]}
     assert {"app.py", "requirements.txt", "README.md", "webapp/demo.py", "model/predictor.py",
-            "data_prep/mtcnn/mtcnn_pnet.onnx",
+            "faces/mtcnn/mtcnn_pnet.onnx",
             "model/weights/chip_template.json", "model/weights/cropped/age.keras",
             "model/weights/full/gender.keras", EXAMPLE} <= paths  # fmt: skip
     for left_out in ("tests/", "notebooks/", "benchmarks/", "docs/", "data/", "runs/",

@@ -20,7 +20,7 @@ from model.render import (
     overlay,
     presentation_figure,
 )
-from tests.synthetic import draw_face
+from testkit.synthetic import draw_face
 
 FACE = np.asarray(draw_face(200, seed=1).resize((64, 64)))
 HEAT = AttributionMap(np.tile(np.linspace(0, 1, 64), (64, 1)))  # cold left, hot right
@@ -113,9 +113,9 @@ def test_presentation_figure_is_a_slide_sized_png_that_marks_failing_methods():
     assert warning_red(marked) > warning_red(image) + 200  # "fails sanity check", twice
 
 
-def test_annotate_draws_each_box_at_the_photo_scale_on_a_copy():
+def test_annotate_draws_each_box_on_a_copy():
     photo = Image.new("RGB", (400, 300), "gray")
-    picture = annotate(photo, [(100, 120, 80, 100)], ["34 (28-41) · female 93%"], scale=0.5)
+    picture = annotate(photo, [(50, 60, 40, 50)], ["34 (28-41) · female 93%"])
     assert picture.size == (400, 300)
     assert np.asarray(photo).max() == 128  # the original is untouched
     assert tuple(np.asarray(picture)[60 + 25, 50]) == (255, 200, 0)  # left edge at x=50

@@ -8,7 +8,7 @@ from model.config import TrainConfig
 from model.explain import METHODS
 from model.networks import build_model
 from model.tasks import TASKS
-from tests.synthetic import draw_face
+from testkit.synthetic import draw_face
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,12 @@ import keras
 import numpy as np
 import pytest
 
-from data_prep.align import TEMPLATE, ChipTemplate
+from faces.align import TEMPLATE, ChipTemplate
 from model import shipped
 from model.config import WEIGHTS_DIR, ModelFiles
 from model.explain import randomisation_check
 from model.predictor import Predictor
-from tests.synthetic import draw_face
+from testkit.synthetic import draw_face
 
 VARIANTS = ("full", "cropped")
 SANITY_MAX_CORRELATION = 0.5

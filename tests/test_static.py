@@ -15,8 +15,8 @@ import pytest
 from scipy.stats import spearmanr
 
 from model.predictor import Predictor
-from tests.hostile import face_photo
-from tests.serving import chromium, run_in_page, save_screenshot, static_server
+from testkit.hostile import face_photo
+from testkit.serving import chromium, run_in_page, save_screenshot, static_server
 from webapp.static import build
 
 pytestmark = [

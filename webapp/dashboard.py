@@ -21,11 +21,11 @@ import numpy as np
 from dash import Dash, Input, Output, dash_table, dcc, html
 from PIL import Image
 
+from faces import ImageError
 from model import sanity, shipped
 from model.predictor import (
     AGE_BUCKET_LABELS,
     VARIANT_NAMES,
-    ImageError,
     age_bucket,
     shared_predictor,
 )

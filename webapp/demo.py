@@ -15,13 +15,13 @@ import gradio as gr
 import pandas as pd
 from PIL import Image
 
+from faces import ImageError
 from model import sanity, shipped
 from model.explain import BASELINES, OCCLUSION_PATCH
 from model.predictor import (
     AGE_BUCKET_LABELS,
     VARIANT_NAMES,
     FacePrediction,
-    ImageError,
 )
 from model.render import annotate, map_picture
 from webapp import figures
@@ -122,10 +122,8 @@ def faces_table(faces: list[FacePrediction]) -> pd.DataFrame:
 def analyse(photo: str | None, variant: str):
     """Predict button: (labelled photo, faces table, faces for the state, face selector, note)."""
     result = _predict(photo, variant)
-    scale = result.photo.width / result.image_size[0]
-    labelled = annotate(
-        result.photo, [f.box for f in result.faces], [f.label() for f in result.faces], scale
-    )
+    labels = [face.label() for face in result.faces]
+    labelled = annotate(result.photo, result.boxes_in(result.photo.size), labels)
     choices = [(f"Face {n}: {f.label()}", n - 1) for n, f in enumerate(result.faces, start=1)]
     note = result.message or ""
     if result.faces:

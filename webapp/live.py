@@ -83,21 +83,16 @@ def find_faces(frame: np.ndarray, variant: str) -> Labels:
     """Every face of a camera frame, found and judged on a copy shrunk to `DETECT_SIDE`."""
     small = shrink(frame)
     result = shared_predictor(variant).predict(small)
-    return Labels(
-        [face.box for face in result.faces],
-        [face.label() for face in result.faces],
-        frame.shape[1] / result.image_size[0],
-    )
+    frame_size = (frame.shape[1], frame.shape[0])
+    return Labels(result.boxes_in(frame_size), [face.label() for face in result.faces])
 
 
 @dataclass(frozen=True)
 class Labels:
-    """Boxes (x, y, width, height in pixels of the shrunk frame), their captions, and the
-    factor from the shrunk frame to the full one."""
+    """Boxes (x, y, width, height in pixels of the full frame) and their captions."""
 
     boxes: list[tuple[int, int, int, int]]
     captions: list[str]
-    scale: float
 
 
 @dataclass
@@ -131,7 +126,7 @@ def label_frame(
         if faces.labels is None:
             faces.labels = faces.search.result()
     labels = faces.labels
-    picture = annotate(Image.fromarray(frame), labels.boxes, labels.captions, labels.scale)
+    picture = annotate(Image.fromarray(frame), labels.boxes, labels.captions)
     return picture, faces
 
 

@@ -32,7 +32,8 @@ GRADIO_FILES = (
     "app.py",
     "requirements.txt",
     "data_prep/*.py",
-    "data_prep/mtcnn/*.onnx",
+    "faces/*.py",
+    "faces/mtcnn/*.onnx",
     "model/*.py",
     "model/weights/*.json",
     *(

@@ -20,7 +20,7 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 
-from data_prep.mtcnn_onnx import NETWORK_INPUTS, NETWORKS_DIR, network_file
+from faces.mtcnn_onnx import NETWORK_INPUTS, NETWORKS_DIR, network_file
 from model.config import EXPORT_DIR, WEIGHTS_DIR
 from model.render import COLORMAP, DIVERGING_COLORMAP, SIGNED_PERCENTILE
 

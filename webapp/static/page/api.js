@@ -10,7 +10,7 @@
 import * as ort from "./vendor/ort.wasm.min.mjs";
 import { createEngine } from "./engine.js";
 
-const MAX_PIXELS = 120_000_000; // data_prep.images.MAX_PIXELS
+const MAX_PIXELS = 120_000_000; // faces.images.MAX_PIXELS
 
 ort.env.wasm.wasmPaths = new URL("./vendor/", import.meta.url).href;
 ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency) : 1;

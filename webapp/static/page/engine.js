@@ -60,7 +60,7 @@ class Engine {
     return { photo, image, faces, variants };
   }
 
-  /** The faces of an image, largest first, in its pixels (data_prep.faces.FaceDetector):
+  /** The faces of an image, largest first, in its pixels (faces.detect.FaceDetector):
    * where none is found, those of its retry views (retry.js) scoring at least
    * detector.retry_min_confidence, mapped back to the image. */
   async detect(image) {
@@ -140,7 +140,7 @@ class Engine {
     return { result: { variant, image_size: photoSize, faces: described, message }, inputs };
   }
 
-  /** One face's model input (data_prep.align.align_face, then chip_inputs). */
+  /** One face's model input (faces.align.align_face, then chip_inputs). */
   faceInput(image, face, variant, size) {
     const chip = alignFace(image, face, this.template, this.manifest.max_shrink_before_warp);
     if (variant === "full") return resizeBilinear(chip, size, size);
@@ -244,7 +244,7 @@ function shrinkToMaxSide(photo, maxSide) {
   );
 }
 
-/** data_prep.align.align_face: the face warped into a chip of the template's framing. */
+/** faces.align.align_face: the face warped into a chip of the template's framing. */
 export function alignFace(image, face, template, maxShrink) {
   let landmarks = face.landmarks;
   let transform = similarityTransform(landmarks, template.landmarks);
@@ -280,7 +280,7 @@ function shrinkAround(image, landmarks, transform, scale, chipSize) {
   return [shrunk, landmarks.map(([x, y]) => [(x - left) * factors[0], (y - top) * factors[1]])];
 }
 
-/** data_prep.faces.crop_square: the square (left, top, right, bottom) cut around a box. */
+/** faces.detect.crop_square: the square (left, top, right, bottom) cut around a box. */
 function cropSquare([x, y, width, height], cropScale) {
   const side = cropScale * Math.sqrt(width * height);
   const left = roundHalfEven(x + width / 2 - side / 2);

@@ -1,4 +1,4 @@
-// The retry views of data_prep.faces.FaceDetector: where MTCNN finds no face, it looks again
+// The retry views of faces.detect.FaceDetector: where MTCNN finds no face, it looks again
 // at the photo with its contrast stretched, upright and then turned by the manifest's
 // detector.retry_tilts degrees (the whole photo kept). _retry_view and _mapped, step for
 // step, with the same double arithmetic, so the views are byte-identical to Pillow's.

@@ -1,8 +1,8 @@
 """TensorFlow settings that must be in place before TensorFlow is first imported.
 
 Every entry point (the demo, the dashboard, the data_prep and model commands, the benchmarks,
-the notebooks, the tests) imports `data_prep` before TensorFlow, and `data_prep` applies these
-here, once. A variable the user has set is left as it is.
+the notebooks, the tests) imports `faces` (itself, or through `data_prep` or `model`) before
+TensorFlow, and `faces` applies these here, once. A variable the user has set is left as it is.
 
 ``TF_ENABLE_ONEDNN_OPTS=0``: TensorFlow 2.21's oneDNN kernels crash the interpreter (SIGSEGV
 or SIGABRT) on CPUs with AVX-512, both AMD EPYC and Intel Xeon, when they compute the gradient
@@ -24,9 +24,9 @@ TENSORFLOW_DEFAULTS = {
 }
 
 UNSAFE_IMPORT_WARNING = (
-    "TensorFlow was imported before data_prep or model, so it runs with oneDNN, which can "
-    "crash on AVX-512 CPUs; import data_prep (or model) first, or set TF_ENABLE_ONEDNN_OPTS=0 "
-    "in the environment."
+    "TensorFlow was imported before faces, data_prep or model, so it runs with oneDNN, which "
+    "can crash on AVX-512 CPUs; import one of them first, or set TF_ENABLE_ONEDNN_OPTS=0 in "
+    "the environment."
 )
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tests.synthetic import draw_face, noise_image
+from testkit.synthetic import draw_face, noise_image
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Find faces with MTCNN and cut the tight square face crop used by the ``cropped`` variant.
 
 The crop is defined from a box by one function, `face_crop`: training data and inference both
-call it with the chip template's face box on the aligned chip (`data_prep.align.chip_inputs`),
+call it with the chip template's face box on the aligned chip (`faces.align.chip_inputs`),
 so the model always sees faces framed the same way.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps
 
-from data_prep.images import resize_square
+from faces.images import resize_square
 
 CROP_SCALE = 0.9
 """Side of the square crop relative to the geometric mean of the box's width and height:
@@ -67,6 +67,21 @@ def fallback_face(image_width: int, image_height: int) -> Face:
     return Face(x * image_width, y * image_height, w * image_width, h * image_height, 0.0)
 
 
+def scaled_box(
+    box: Sequence[float], factor: float, size: tuple[int, int] | None = None
+) -> tuple[int, int, int, int]:
+    """A box (x, y, width, height) in the pixels of the same picture `factor` times as large:
+    its edges rounded to whole pixels and, given the picture's `size` (width, height), kept
+    inside it. The one place where a box moves between sizes of a picture."""
+    x, y, width, height = box
+    left, top = round(x * factor), round(y * factor)
+    right, bottom = round((x + width) * factor), round((y + height) * factor)
+    if size is not None:
+        left, top = max(0, left), max(0, top)
+        right, bottom = min(size[0], right), min(size[1], bottom)
+    return left, top, right - left, bottom - top
+
+
 def crop_square(face: Face) -> tuple[int, int, int, int]:
     """The square (left, top, right, bottom) cut around a face box, in pixels.
 
@@ -90,7 +105,7 @@ def face_crop(image: Image.Image, face: Face, size: int) -> np.ndarray:
 
 
 class FaceDetector:
-    """MTCNN (`data_prep.mtcnn_onnx`: the ``mtcnn`` package's networks and results, run by
+    """MTCNN (`faces.mtcnn_onnx`: the ``mtcnn`` package's networks and results, run by
     onnxruntime and numpy, four times faster) behind a lock, loaded on first use.
 
     max_side: images are shrunk so their longer side is at most this before detection.
@@ -105,7 +120,7 @@ class FaceDetector:
 
     def _model(self):
         if self._mtcnn is None:
-            from data_prep.mtcnn_onnx import OnnxMTCNN
+            from faces.mtcnn_onnx import OnnxMTCNN
 
             self._mtcnn = OnnxMTCNN()
         return self._mtcnn

@@ -5,7 +5,7 @@ TensorFlow.
 fit_to_image=False)[0]`` of ``mtcnn`` 1.0.0 returns (default settings). The package runs its
 networks as Keras models and its image operations as eager TensorFlow ops, one small op at a
 time; most of its time goes to those ops and their Python overhead, not to the networks. Here
-the three networks, exported to ONNX (`export_networks`, into data_prep/mtcnn/), run in
+the three networks, exported to ONNX (`export_networks`, into faces/mtcnn/), run in
 onnxruntime, and the image operations are vectorised numpy that repeats TensorFlow's float32
 arithmetic:
 

@@ -123,9 +123,9 @@ def run_in_page(browser, body: str, *args):
 
 
 def camera_frames(count: int = 10, width: int = 640, height: int = 480) -> list[Image.Image]:
-    """Frames of a photo with one drawn face (`tests.hostile.face_photo`), the face drifting a
+    """Frames of a photo with one drawn face (`testkit.hostile.face_photo`), the face drifting a
     few pixels sideways from frame to frame: what a fake camera plays."""
-    from tests.hostile import face_photo
+    from testkit.hostile import face_photo
 
     photo = np.asarray(face_photo(width, height, seed=3))
     return [Image.fromarray(np.roll(photo, 4 * (i - count // 2), axis=1)) for i in range(count)]

@@ -24,8 +24,8 @@ import numpy as np
 from PIL import Image
 from skimage.transform import SimilarityTransform
 
-from data_prep.faces import LANDMARK_NAMES, Face, face_crop
-from data_prep.images import resize_square
+from faces.detect import LANDMARK_NAMES, Face, face_crop
+from faces.images import resize_square
 
 CHIP_SIZE = 200
 """Side of a UTKFace chip in pixels: aligned faces are warped to this size, then resized."""
