@@ -16,6 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+README_MAX_LINES = 250
 EXPLANATIONS = ROOT / "docs" / "explanations.md"
 WEIGHTS = ROOT / "model" / "weights"
 VARIANTS = ("cropped", "full")
@@ -76,6 +77,13 @@ def sanity_row(method_cell: str) -> list[str]:
 def anchor(heading: str) -> str:
     """GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens."""
     return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_the_readme_fits_on_a_few_screens():
+    lines = README.read_text().splitlines()
+    assert len(lines) <= README_MAX_LINES, (
+        "the history goes to docs/, benchmark tables to benchmarks/"
+    )
 
 
 def test_readme_figures_are_those_of_the_metrics_files():
