@@ -3,7 +3,9 @@
     python -m model.release --data data/aligned --wild data/wild [--variant cropped] [--weights DIR]
                             [--steps calibration metrics wild maps]
 
-In order, for each variant (both unless ``--variant``):
+First, ``data``: the prepared folder's report, copied beside the weights (``data_report.json``:
+what the dashboard and the demo's About tab show of the training data). Then, in order, for each
+variant (both unless ``--variant``):
 
 1. ``calibration``: the age margins on the validation split (``calibration.json``);
 2. ``metrics``: the evaluation of each split of the prepared folder (``metrics.json`` for test,
@@ -16,6 +18,7 @@ In order, for each variant (both unless ``--variant``):
    manifest, which carries the margins, verdicts and metrics (``onnx/``, `model.export`).
 
 A changed gender model leaves the margins as they are: ``--steps metrics wild maps export``.
+``--data`` must be the prepared folder the models learnt from: its report and splits are theirs.
 """
 
 from __future__ import annotations
@@ -26,15 +29,22 @@ import sys
 import time
 from pathlib import Path
 
+from data_prep.dataset import REPORT
 from data_prep.wild import IMAGES, LABELS
 from model import sanity
 from model.average_maps import average_maps
 from model.calibration import calibrate_variant
-from model.config import CALIBRATION_FILE, EXPORT_DIR, WEIGHTS_DIR, metrics_file
+from model.config import (
+    CALIBRATION_FILE,
+    DATA_REPORT_FILE,
+    EXPORT_DIR,
+    WEIGHTS_DIR,
+    metrics_file,
+)
 from model.evaluate import evaluate, evaluate_photos
 from model.export import export
 
-STEPS = ("calibration", "metrics", "wild", "maps", "export")
+STEPS = ("data", "calibration", "metrics", "wild", "maps", "export")
 SPLITS = ("test", "val", "train")
 
 
@@ -71,6 +81,13 @@ def release(
     return written
 
 
+def copy_data_report(data: str | Path, weights: str | Path = WEIGHTS_DIR) -> Path:
+    """The prepared folder's report, beside the weights; returns where it went."""
+    path = Path(weights) / DATA_REPORT_FILE
+    path.write_text((Path(data) / REPORT).read_text())
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model.release", description=__doc__)
     parser.add_argument("--data", required=True, help="the prepared folder the models learnt")
@@ -83,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         args.wild and (Path(args.wild) / LABELS).is_file() and (Path(args.wild) / IMAGES).is_dir()
     ):
         parser.error(f"the wild step needs --wild, a folder with {IMAGES}/ and {LABELS}")
+    if "data" in args.steps:
+        print(f"data: wrote {copy_data_report(args.data, args.weights)}")
     for variant in [args.variant] if args.variant else ["full", "cropped"]:
         started = time.perf_counter()
         written = release(variant, args.data, args.wild, args.weights, tuple(args.steps))

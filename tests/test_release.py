@@ -33,6 +33,8 @@ def test_release_writes_margins_metrics_wild_maps_and_sanity(
     assert json.loads((folder / "sanity.json").read_text())["passes"]
     assert shipped.average_maps("cropped", weights)["age"]
     assert not (weights / "full" / "metrics_wild.json").exists()  # only the variant asked for
+    report = json.loads((prepared[0] / "report.json").read_text())
+    assert shipped.data_report(weights) == report
 
 
 def test_release_says_what_the_wild_step_needs(weights, prepared, tmp_path, capsys):
