@@ -218,7 +218,7 @@ class Predictor:
         image = load_image(source, max_side=MAX_SIDE)
         photo_size = image.info[SOURCE_SIZE]
         scale = photo_size[0] / image.width
-        boxes = self.detector.detect([np.asarray(image)])[0][: self.max_faces]
+        boxes = self.detector.detect([image])[0][: self.max_faces]
         message = None
         if boxes:
             faces = [self.face_input(image, box) for box in boxes]
