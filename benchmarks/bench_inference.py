@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 TARGETS = {
     "cold_start_s": 15,
-    "predict_full_p50_ms": 250,
-    "predict_cropped_p50_ms": 250,
+    "predict_full_p50_ms": 80,
+    "predict_cropped_p50_ms": 80,
     "models_full_p50_ms": 40,
     "models_cropped_p50_ms": 40,
     "explain_gradcam_p50_ms": 200,
