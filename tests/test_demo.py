@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from model import sanity, shipped
+from model.config import VARIANT_NAMES
 from model.predictor import NO_FACE_MESSAGE
 from testkit.hostile import face_photo
 from testkit.serving import chromium, free_port, save_screenshot
@@ -225,3 +226,14 @@ def test_occlusion_map_and_its_verdict_in_chromium(running_app):
         save_screenshot(browser, "gradio_occlusion.png")
     finally:
         browser.quit()
+
+
+def test_the_about_tab_takes_its_figures_from_the_data_report_and_the_sanity_check():
+    report, rebalance = shipped.data_report(), shipped.data_report()["rebalance"]
+    text = " ".join(demo.about_text().split())
+    assert f"{report['files']['usable']:,} face chips" in text
+    assert f"removed the {rebalance['removed_over_max_age']:,} people over" in text
+    assert f"kept {rebalance['toddlers_after']:,} of the {rebalance['toddlers_before']:,}" in text
+    assert f"the {rebalance['after']:,} faces" in text
+    reports = {VARIANT_NAMES[v]: sanity.load(v) for v in ("cropped", "full")}
+    assert " ".join(sanity.summary(reports).split()) in text

@@ -188,6 +188,27 @@ def example_photos() -> list[Path]:
     return sorted(EXAMPLES_DIR.glob("*.jpg")) + sorted(EXAMPLES_DIR.glob("*.png"))
 
 
+def about_text() -> str:
+    """The About tab, its figures from the data report and the sanity check beside the weights."""
+    report = shipped.data_report()
+    rebalance, config = report["rebalance"], report["config"]
+    test, val = config["test_fraction"], config["val_fraction"]
+    reports = {VARIANT_NAMES[v]: sanity.load(v) for v in ("cropped", "full")}
+    return ABOUT.format(
+        usable=report["files"]["usable"],
+        removed=rebalance["removed_over_max_age"],
+        max_age=config["max_age"],
+        toddlers_before=rebalance["toddlers_before"],
+        toddlers_after=rebalance["toddlers_after"],
+        toddler_max_age=config["toddler_max_age"],
+        after=rebalance["after"],
+        train=1 - val - test,
+        val=val,
+        test=test,
+        sanity_summary=sanity.summary(reports),
+    )
+
+
 def average_map_gallery(variant: str, task: str) -> list[tuple[Image.Image, str]]:
     """(picture, caption) of each shipped average Grad-CAM map, age buckets then genders."""
     maps = shipped.average_maps(variant)[task]
@@ -210,12 +231,13 @@ faded, colour casts, blurred, compressed, noisy, partly covered), so that a dama
 photo is read much like a clean one. Old scanned prints are harder: there the age models read
 children and young adults as several years older.
 
-**Data.** [UTKFace](https://susanqq.github.io/UTKFace/): about 23,000 face chips aged 0-116,
+**Data.** [UTKFace](https://susanqq.github.io/UTKFace/): {usable:,} face chips aged 0-116,
 labelled with age, gender (male/female, as the data set records it) and race. Its licence
-allows **non-commercial research only**; the images stay with their owners. We removed ages
-over 80 (too few to learn) and kept a third of the toddlers aged 0-4 (they would otherwise
-dominate), then split 70/15/15 into training, validation and test sets, stratified by age and
-gender.
+allows **non-commercial research only**; the images stay with their owners. We removed the
+{removed:,} people over {max_age} (too few to learn) and kept {toddlers_after:,} of the
+{toddlers_before:,} toddlers aged 0-{toddler_max_age} (they would otherwise dominate), then split
+the {after:,} faces {train:.0%}/{val:.0%}/{test:.0%} into training, validation and test sets,
+stratified by age and gender.
 
 **Two variants, one geometry.** A face detector (MTCNN) finds every face and its eyes, nose
 and mouth corners; each face is then rotated, scaled and shifted so that these five points sit
@@ -234,10 +256,10 @@ for young children. Unusual poses, heavy make-up, masks, strong lighting and pic
 UTKFace's chips (drawings, very low resolution) give unreliable answers. Gender is predicted as
 a binary label because the data set has only two; it says nothing about a person's identity.
 
-**Reading the maps.** Where a map is weak the face shows through. Five methods give relative
-maps: red marks the pixels that moved the prediction most. Occlusion and integrated gradients
-answer in years (age) and percentage points of the probability of "female" (gender), signed:
-red means older or more female, blue younger or more male. Occlusion is the plainest: a grey
+**Reading the maps.** Where a map is weak the face shows through. All methods but two give
+relative maps: red marks the pixels that moved the prediction most. Occlusion and integrated
+gradients answer in years (age) and percentage points of the probability of "female" (gender),
+signed: red means older or more female, blue younger or more male. Occlusion is the plainest: a grey
 square slides over the face, and each part is coloured by how much covering it changed the
 estimate. Each method's result in the sanity check of Adebayo et al. (2018) is shown beside
 the method picker: a method passes when its maps change completely once the model's weights are
@@ -338,8 +360,7 @@ def build_demo() -> gr.Blocks:
                 average_map_gallery("cropped", "gender"), label="Gender model", columns=10
             )
         with gr.Tab("About"):
-            reports = {VARIANT_NAMES[v]: sanity.load(v) for v in ("cropped", "full")}
-            gr.Markdown(ABOUT.format(sanity_summary=sanity.summary(reports)))
+            gr.Markdown(about_text())
 
         map_inputs = [faces_state, face, method, opacity, patch, stride, baseline]
         run.click(
