@@ -63,7 +63,7 @@ def group_photo(chips: list[Image.Image]) -> tuple[Image.Image, list[tuple[int, 
 
 def found_in_group(detector: FaceDetector, photo: Image.Image, placed: list) -> int:
     """How many placed chips hold the centre of a face the detector finds."""
-    faces = detector.detect([np.asarray(photo)])[0]
+    faces = detector.detect([photo])[0]
     centres = [(face.x + face.width / 2, face.y + face.height / 2) for face in faces]
     return sum(
         any(left <= x < right and top <= y < bottom for x, y in centres)
@@ -71,7 +71,7 @@ def found_in_group(detector: FaceDetector, photo: Image.Image, placed: list) -> 
     )
 
 
-def test_chips(source: str, prepared: str, count: int) -> list[Image.Image]:
+def test_split_chips(source: str, prepared: str, count: int) -> list[Image.Image]:
     manifest = read_manifest(prepared)
     names = set(manifest.loc[manifest["split"] == "test", "file"].head(count))
     return [load_image(data) for name, data in iter_source(source) if name in names]
@@ -88,11 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     labels = pd.read_csv(Path(args.wild) / LABELS)
-    wild = [np.asarray(load_image(Path(args.wild) / IMAGES / name)) for name in labels["filename"]]
+    wild = [load_image(Path(args.wild) / IMAGES / name) for name in labels["filename"]]
     group, placed = group_photo(
-        test_chips(args.source, args.prepared, GROUP_GRID[0] * GROUP_GRID[1])
+        test_split_chips(args.source, args.prepared, GROUP_GRID[0] * GROUP_GRID[1])
     )
-    timed = np.asarray(face_photo(1280, 960))
+    timed = face_photo(1280, 960)
     sides = {}
     for side in args.sides:
         detector = FaceDetector(max_side=side)
