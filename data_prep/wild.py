@@ -155,15 +155,16 @@ def _radial(size: tuple[int, int], centre: tuple[float, float], radius: float) -
     return np.clip(1 - distance**2, 0, 1)
 
 
-def _print_damage(scene: Image.Image, rng: np.random.Generator, face_side: int):
-    """What decades in an album and a flat-bed scanner do to a photo: the lens and print were
-    soft, a flash lit the face and cast a hard shadow, the dyes faded (towards magenta, sepia
-    or yellow) and lost contrast, the paper shows texture or a halftone screen, and a white
-    border frames it; (picture, record)."""
+def aged_print(picture: Image.Image, rng: np.random.Generator, face_side: float):
+    """What decades in an album and a flat-bed scanner do to a photo's pixels: the lens and
+    print were soft, a flash lit the face and cast a hard shadow, the dyes faded (towards
+    magenta, sepia or yellow) and lost contrast, the paper shows texture or a halftone screen;
+    (float pixels (H, W, 3), unclipped, and what was done). `face_side` (pixels) sets the
+    softness. Used for the scanned-print sets and, on aligned faces, in training."""
     done: dict = {}
     done["softness"] = round(float(rng.uniform(0.006, 0.02) * face_side), 2)
-    scene = scene.filter(ImageFilter.GaussianBlur(done["softness"]))
-    pixels = np.asarray(scene, np.float32)
+    picture = picture.filter(ImageFilter.GaussianBlur(done["softness"]))
+    pixels = np.asarray(picture, np.float32)
     height, width = pixels.shape[:2]
     if rng.random() < 0.4:  # on-camera flash: a bright, flat centre that falls off
         centre = (rng.uniform(0.3, 0.7) * width, rng.uniform(0.3, 0.7) * height)
@@ -204,8 +205,16 @@ def _print_damage(scene: Image.Image, rng: np.random.Generator, face_side: int):
         )[..., None]
         done["paper"] = round(float(rng.uniform(3, 9)), 1)
         pixels = pixels + done["paper"] * (grain + 0.6 * blotches)
+    return pixels, done
+
+
+def _print_damage(scene: Image.Image, rng: np.random.Generator, face_side: int):
+    """A scanned old print of `scene` (`aged_print`), framed by a light paper border half the
+    time; (picture, record)."""
+    pixels, done = aged_print(scene, rng, face_side)
     picture = Image.fromarray(np.clip(pixels, 0, 255).round().astype(np.uint8))
     if rng.random() < 0.5:
+        width, height = picture.size
         done["border"] = int(max(4, rng.uniform(0.03, 0.08) * min(width, height)))
         paper = (int(rng.uniform(225, 250)),) * 2 + (int(rng.uniform(205, 240)),)
         framed = Image.new("RGB", (width + 2 * done["border"], height + 2 * done["border"]), paper)

@@ -1,7 +1,9 @@
 """Augmentation for training: what the camera and the aligner do to a face (`face_augmenter`),
 then what old prints, scanners and phones do to a photo that chips rarely show
 (`photo_damage`): grey and faded colour, casts and gamma, blur and low resolution, JPEG,
-noise and grain, something in front of the face.
+noise and grain, something in front of the face; and, for a share of the faces first, the
+whole look of a scanned old print (`data_prep.wild.aged_print`: faded dyes, soft optics,
+flash and shadow, paper or halftone).
 
 Why: in UTKFace's training split 4% of the adults' chips are grey but 1% of the children's,
 and the shipped age model added 3.7 years to children aged 5-12 when their validation chips
@@ -13,8 +15,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import layers
+from PIL import Image
+
+from data_prep.wild import aged_print
 
 
 def face_augmenter(seed: int = 0) -> keras.Sequential:
@@ -51,6 +57,8 @@ class PhotoDamage:
     """Share given sensor noise or film grain (standard deviation up to 12 grey levels)."""
     cutout: float = 0.15
     """Share with a grey rectangle (10-35% of the side) over a random part of the face."""
+    aged_print: float = 0.0
+    """Share made into a scanned old print before the damage above (`aged_prints`)."""
 
     def scaled(self, strength: float) -> PhotoDamage:
         """Every share multiplied by `strength` (capped at 1); 0 leaves photos undamaged."""
@@ -72,6 +80,10 @@ def photo_damage(images: tf.Tensor, seed: tf.Tensor, damage: PhotoDamage = Photo
 
     `seed` is a stateless seed, int32 (2,): the same seed gives the same damage.
     """
+    if damage.aged_print:
+        images = aged_prints(
+            images, tf.random.experimental.stateless_fold_in(seed, 1), damage.aged_print
+        )
     seeds = iter(tf.unstack(tf.random.experimental.stateless_split(seed, 20)))
     shape = tf.shape(images)
     batch, size = shape[0], shape[1]
@@ -131,3 +143,22 @@ def _cutout(x: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         & (cols < (left + width)[:, None, None])
     )
     return tf.where(inside[..., None], 0.5, x)
+
+
+def aged_prints(images: tf.Tensor, seed: tf.Tensor, share: float) -> tf.Tensor:
+    """A random `share` of a float pixel batch in [0, 255], (B, S, S, 3), made into scanned
+    old prints as the scanned-print sets are (`data_prep.wild.aged_print`, with the face
+    filling the picture); the rest unchanged. `seed`: int32 (2,), stateless."""
+
+    def age(batch: np.ndarray, seed_values: np.ndarray) -> np.ndarray:
+        rng = np.random.default_rng(seed_values.view(np.uint32))
+        aged = batch.copy()
+        for i in np.flatnonzero(rng.random(len(batch)) < share):
+            face = Image.fromarray(np.clip(batch[i], 0, 255).round().astype(np.uint8))
+            pixels, _ = aged_print(face, rng, face_side=face.width)
+            aged[i] = np.clip(pixels, 0, 255)
+        return aged
+
+    aged = tf.numpy_function(age, [images, seed], tf.float32, stateful=False)
+    aged.set_shape(images.shape)
+    return aged

@@ -58,6 +58,14 @@ class TrainConfig:
             "is applied: scales every share of model.augment.PhotoDamage; 0: never"
         },
     )
+    aged_prints: float = field(
+        default=0.0,
+        metadata={
+            "help": "share of training faces first made into scanned old prints (faded dyes, "
+            "soft optics, flash and shadow, paper or halftone: data_prep.wild.aged_print), "
+            "before the photo damage; 0: none"
+        },
+    )
     age_balance: float = field(
         default=0.5,
         metadata={

@@ -16,6 +16,7 @@ import platform
 import shutil
 import sys
 import time
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -207,7 +208,9 @@ def train(config: TrainConfig) -> dict:
         keras.callbacks.EarlyStopping(task.monitor, patience=config.patience),
         keras.callbacks.CSVLogger(files.history, append=True),
     ]
-    damage = PhotoDamage().scaled(config.photo_damage) if config.photo_damage else None
+    damage = replace(PhotoDamage().scaled(config.photo_damage), aged_print=config.aged_prints)
+    if not any(asdict(damage).values()):
+        damage = None
     train_data = make_dataset(
         train_x,
         train_y,

@@ -104,3 +104,15 @@ def test_training_batches_carry_weights_and_damage():
     damaged_batches = make_dataset(faces, ages, 32, True, False, damage=only(grey=1.0))
     x, _ = next(iter(damaged_batches))
     assert is_grey(x.numpy()).all()
+
+
+def test_aged_prints_turn_their_share_of_faces_into_faded_prints():
+    faces = colour_faces(n=200)
+    aged = damaged(faces, only(aged_print=0.3))
+    np.testing.assert_array_equal(aged, damaged(faces, only(aged_print=0.3)))
+    assert aged.min() >= 0 and aged.max() <= 255
+    changed = np.abs(aged - faces).max(axis=(1, 2, 3)) > 1
+    assert 0.2 < changed.mean() < 0.4, changed.mean()
+    np.testing.assert_allclose(aged[~changed], faces[~changed], atol=1e-3)
+    contrast = faces[changed].std(axis=(1, 2, 3))
+    assert np.median(aged[changed].std(axis=(1, 2, 3)) / contrast) < 0.9
