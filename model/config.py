@@ -66,6 +66,15 @@ class TrainConfig:
             "before the photo damage; 0: none"
         },
     )
+    damaged_from_pretrained: bool = field(
+        default=False,
+        metadata={
+            "help": "with --start cydral: a damaged face (--photo-damage, --aged-prints) learns "
+            "what the pretrained network, as published, answers for it, not its label; so "
+            "fine-tuning changes the answers for clean faces, while unfamiliar pictures keep the "
+            "pretrained network's answers instead of being pulled towards UTKFace's mean"
+        },
+    )
     age_balance: float = field(
         default=0.5,
         metadata={

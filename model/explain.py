@@ -146,15 +146,20 @@ class ClosedFormCam(keras.layers.Layer):
     The head (global average pooling or flattening, then Dense layers with ReLU between them)
     is piecewise linear up to the output unit's activation, which Grad-CAM ignores. So the
     gradient of the output unit's input with respect to the feature map is the last kernel
-    taken back through the Dense kernels, masked by the ReLUs that fired. Grad-CAM weighs
+    taken back through the Dense kernels, masked by the ReLUs that fired. A head that ends in
+    a softmax over classes and the output unit's fixed values for them (the pretrained age
+    network's expected age) takes one step more: the output's gradient on logit k is
+    p_k (value_k - output). Grad-CAM weighs
     each channel by that gradient's spatial mean, sums, and keeps the positive part (here
     for the predicted direction: older, or the predicted gender), then tf-keras-vis's
     bilinear zoom to the input size (corners aligned) and min-max scaling.
     Inputs: [feature map (B, h, w, C), model output (B, 1)]; output (B, S, S) in [0, 1]."""
 
-    def __init__(self, pooling: str, kernels, biases, size: int, two_sided: bool, **kwargs):
+    def __init__(
+        self, pooling: str, kernels, biases, size: int, two_sided: bool, softmax: bool, **kwargs
+    ):
         super().__init__(**kwargs)
-        self.pooling, self.size, self.two_sided = pooling, size, two_sided
+        self.pooling, self.size, self.two_sided, self.softmax = pooling, size, two_sided, softmax
         self.kernels = [self._constant(f"kernel_{i}", k) for i, k in enumerate(kernels)]
         self.biases = [self._constant(f"bias_{i}", b) for i, b in enumerate(biases)]
 
@@ -172,13 +177,25 @@ class ClosedFormCam(keras.layers.Layer):
             if self.pooling == "average"
             else tf.reshape(features, (-1, height * width * channels))
         )
+        hidden_layers = len(self.kernels) - (2 if self.softmax else 1)
         fired, hidden = [], pooled
-        for kernel, bias in zip(self.kernels[:-1], self.biases[:-1], strict=True):
+        for kernel, bias in zip(
+            self.kernels[:hidden_layers], self.biases[:hidden_layers], strict=True
+        ):
             hidden = tf.matmul(hidden, kernel) + bias
             fired.append(tf.cast(hidden > 0, tf.float32))
             hidden = tf.nn.relu(hidden)
         gradient = tf.transpose(self.kernels[-1])  # (1, units): d output / d last hidden
-        for kernel, mask in zip(reversed(self.kernels[:-1]), reversed(fired), strict=True):
+        if self.softmax:  # d output / d logits, then back through the logits' kernel
+            logits = tf.matmul(hidden, self.kernels[-2]) + self.biases[-2]
+            probabilities = tf.nn.softmax(logits)
+            expected = tf.reduce_sum(probabilities * gradient, axis=1, keepdims=True)
+            gradient = tf.matmul(
+                probabilities * (gradient - expected), self.kernels[-2], transpose_b=True
+            )
+        for kernel, mask in zip(
+            reversed(self.kernels[:hidden_layers]), reversed(fired), strict=True
+        ):
             gradient = tf.matmul(gradient * mask, kernel, transpose_b=True)
         if self.pooling == "average":
             weights = gradient / float(height * width) * tf.ones_like(pooled)
@@ -204,7 +221,7 @@ def cam_model(model: keras.Model, task: str) -> keras.Model:
     it cannot take back in closed form."""
     layer_names = [layer.name for layer in model.layers]
     head = model.layers[layer_names.index(last_stage(model)) + 1 :]
-    pooling, kernels, biases = None, [], []
+    pooling, kernels, biases, softmax = None, [], [], False
     for layer in head:
         if isinstance(layer, keras.layers.GlobalAveragePooling2D | keras.layers.Flatten):
             averaged = isinstance(layer, keras.layers.GlobalAveragePooling2D)
@@ -213,14 +230,28 @@ def cam_model(model: keras.Model, task: str) -> keras.Model:
             kernels.append(layer.kernel.numpy())
             biases.append(layer.bias.numpy() if layer.use_bias else np.zeros(layer.units))
             hidden_linear = layer is not head[-1] and layer.activation is not keras.activations.relu
-            if hidden_linear and not isinstance(head[head.index(layer) + 1], keras.layers.ReLU):
-                raise ValueError(f"{layer.name}: a hidden Dense layer must be followed by a ReLU")
+            followed_by = head[head.index(layer) + 1] if hidden_linear else None
+            if hidden_linear and not isinstance(
+                followed_by, keras.layers.ReLU | keras.layers.Softmax
+            ):
+                raise ValueError(
+                    f"{layer.name}: a hidden Dense layer must be followed by a ReLU (or, last, "
+                    "by a softmax)"
+                )
+        elif isinstance(layer, keras.layers.Softmax) and layer is head[-2]:
+            softmax = True
         elif not isinstance(layer, keras.layers.Dropout | keras.layers.ReLU):
             raise ValueError(f"no closed-form CAM through {layer.name} ({type(layer).__name__})")
     if pooling is None or not kernels:
         raise ValueError(f"{model.name}: the head has no pooling or no Dense layer")
     maps = ClosedFormCam(
-        pooling, kernels, biases, model.input_shape[1], two_sided=task == "gender", name="cam"
+        pooling,
+        kernels,
+        biases,
+        model.input_shape[1],
+        two_sided=task == "gender",
+        softmax=softmax,
+        name="cam",
     )([model.get_layer(last_stage(model)).output, model.output])
     return keras.Model(model.input, {"output": model.output, "cam": maps})
 

@@ -211,6 +211,12 @@ def train(config: TrainConfig) -> dict:
     damage = replace(PhotoDamage().scaled(config.photo_damage), aged_print=config.aged_prints)
     if not any(asdict(damage).values()):
         damage = None
+    teacher = None
+    if config.damaged_from_pretrained:
+        from model.pretrained import cydral_network
+
+        teacher = cydral_network(config.task, input_size)
+        teacher.trainable = False
     train_data = make_dataset(
         train_x,
         train_y,
@@ -220,6 +226,7 @@ def train(config: TrainConfig) -> dict:
         config.seed,
         damage,
         task.sample_weights(train_y, config.age_balance),
+        teacher,
     )
     model.fit(
         train_data,
@@ -251,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--start must be scratch or cydral")
     if config.keep not in ("best", "last"):
         parser.error("--keep must be best or last")
+    if config.damaged_from_pretrained and config.start != "cydral":
+        parser.error("--damaged-from-pretrained needs --start cydral")
     run = train(config)
     print(
         json.dumps(

@@ -1,5 +1,6 @@
 from dataclasses import replace
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -116,3 +117,20 @@ def test_aged_prints_turn_their_share_of_faces_into_faded_prints():
     np.testing.assert_allclose(aged[~changed], faces[~changed], atol=1e-3)
     contrast = faces[changed].std(axis=(1, 2, 3))
     assert np.median(aged[changed].std(axis=(1, 2, 3)) / contrast) < 0.9
+
+
+def test_a_damaged_face_learns_the_teachers_answer_and_a_clean_one_its_label():
+    inputs = keras.Input((32, 32, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(inputs)
+    teacher = keras.Model(inputs, keras.layers.Dense(1, bias_initializer="ones")(pooled))
+    teacher.layers[-1].set_weights([np.zeros((3, 1)), np.array([42.0])])
+    faces = colour_faces(n=64).astype(np.uint8)
+    ages = np.arange(64, dtype=np.float32)
+    batches = make_dataset(
+        faces, ages, 64, True, False, damage=only(grey=0.5), damaged_teacher=teacher
+    )
+    x, y = next(iter(batches))
+    grey = is_grey(x.numpy())
+    assert 0.3 < grey.mean() < 0.7
+    np.testing.assert_array_equal(y.numpy()[grey], 42.0)
+    assert set(y.numpy()[~grey]) <= set(ages) and len(set(y.numpy()[~grey])) == (~grey).sum()

@@ -325,10 +325,32 @@ def _pooled_head_model(task: str, seed: int) -> keras.Model:
     return build_model(TASKS[task], config, 32, TASKS[task].output_bias(np.array([0.3])))
 
 
-@pytest.mark.parametrize("head", ["pooled age", "pooled gender", "dense gender"])
+def _expected_age_model(seed: int) -> keras.Model:
+    """An age CNN with the pretrained age network's head: global average pooling, 9 logits,
+    a softmax, and a fixed unit that sums the 9 ages by their probabilities."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((32, 32, 3))
+    x = layers.ReLU()(layers.Conv2D(8, 3)(layers.Rescaling(1 / 127.5, offset=-1)(inputs)))
+    x = layers.Dropout(0.1)(layers.GlobalAveragePooling2D()(x))
+    probabilities = layers.Softmax()(layers.Dense(9)(x))
+    expected = layers.Dense(1, activation="relu", trainable=False)
+    model = keras.Model(inputs, expected(probabilities))
+    expected.set_weights([np.arange(0, 90, 10, dtype=np.float32)[:, None], np.zeros(1)])
+    return model
+
+
+HEADS = {
+    "pooled age": lambda: _pooled_head_model("age", 2),
+    "pooled gender": lambda: _pooled_head_model("gender", 2),
+    "dense gender": lambda: _dense_head_model(1),
+    "expected age": lambda: _expected_age_model(3),
+}
+
+
+@pytest.mark.parametrize("head", list(HEADS))
 def test_cam_is_grad_cam_at_the_last_stage_without_a_backward_pass(head):
     task = head.split()[1]
-    model = _dense_head_model(1) if head.startswith("dense") else _pooled_head_model(task, 2)
+    model = HEADS[head]()
     faces = np.stack([FACE, FACE[:, ::-1], np.roll(FACE, 5, axis=0)])
     closed_form = cam_model(model, task)(faces.astype("float32"))["cam"].numpy()
     expected = _gradcam_at_last_stage(model, task, faces)
