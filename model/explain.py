@@ -585,9 +585,13 @@ def randomisation_check(
     what the model learned; near 1: they would look the same for an untrained network. A
     blank map (the untrained network often gives one for the CAM methods) counts as 0.
     Signed maps are compared by their magnitude (how much each pixel matters, whichever way),
-    as Adebayo et al. rank them."""
+    as Adebayo et al. rank them. Layers that were never trained (the pretrained age head's
+    fixed ages) keep their weights."""
     keras.utils.set_random_seed(seed)
     random_model = keras.models.clone_model(model)
+    for untrained_layer, layer in zip(random_model.layers, model.layers, strict=True):
+        if not layer.trainable and layer.weights:
+            untrained_layer.set_weights(layer.get_weights())
     trained, untrained = Explainer(model, task), Explainer(random_model, task)
     correlations = {}
     for method in methods:

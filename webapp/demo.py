@@ -224,8 +224,9 @@ ABOUT = """
 ## About this demo
 
 **What it does.** It estimates a person's age and gender from a face photo with two small
-convolutional networks per input variant (one for age, one for gender), trained on a CPU (age
-from scratch, gender from a public-domain network trained on 200,000 faces), and shows *why*
+convolutional networks per input variant (one for age, one for gender), trained on a CPU
+(gender, and the whole-image age, from public-domain networks trained on 200,000 and 110,000
+faces; the cropped-face age from scratch), and shows *why*
 with saliency maps. The networks also trained on faces damaged as real photos are (grey or
 faded, colour casts, blurred, compressed, noisy, partly covered), so that a damaged digital
 photo is read much like a clean one. Old scanned prints are harder: there the age models read
