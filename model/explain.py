@@ -230,9 +230,8 @@ def cam_model(model: keras.Model, task: str) -> keras.Model:
             kernels.append(layer.kernel.numpy())
             biases.append(layer.bias.numpy() if layer.use_bias else np.zeros(layer.units))
             hidden_linear = layer is not head[-1] and layer.activation is not keras.activations.relu
-            followed_by = head[head.index(layer) + 1] if hidden_linear else None
             if hidden_linear and not isinstance(
-                followed_by, keras.layers.ReLU | keras.layers.Softmax
+                head[head.index(layer) + 1], keras.layers.ReLU | keras.layers.Softmax
             ):
                 raise ValueError(
                     f"{layer.name}: a hidden Dense layer must be followed by a ReLU (or, last, "
