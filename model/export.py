@@ -35,7 +35,7 @@ from faces.detect import (
     DETECT_MAX_SIDE,
     LANDMARK_NAMES,
     RETRY_MIN_CONFIDENCE,
-    RETRY_TILTS,
+    RETRY_VIEWS,
 )
 from faces.mtcnn_onnx import NETWORK_INPUTS, NETWORKS_DIR, network_file
 from model import sanity, shipped
@@ -150,7 +150,7 @@ def detector_entry() -> dict:
         "networks": networks,
         "max_side": DETECT_MAX_SIDE,
         "landmarks": list(LANDMARK_NAMES),
-        "retry_tilts": list(RETRY_TILTS),
+        "retry_views": [{"tilt": tilt, "size": size} for tilt, size in RETRY_VIEWS],
         "retry_min_confidence": RETRY_MIN_CONFIDENCE,
     }
 

@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance
 
+from faces import detect
 from faces.align import ChipTemplate, align_face, chip_inputs, measure_template
 from faces.detect import (
     RETRY_MIN_CONFIDENCE,
+    RETRY_VIEWS,
     Face,
     FaceDetector,
     _mapped,
@@ -14,7 +16,7 @@ from faces.detect import (
     face_crop,
     scaled_box,
 )
-from testkit.synthetic import draw_face, noise_image
+from testkit.synthetic import draw_face, grainy_face_photo, noise_image
 
 TEMPLATE = ChipTemplate(
     landmarks=((59.4, 57.3), (136.7, 57.4), (97.4, 103.4), (62.7, 137.1), (132.9, 137.2)),
@@ -114,6 +116,19 @@ def test_a_face_mtcnn_misses_upright_is_found_in_a_tilted_retry_view():
     assert face.confidence >= RETRY_MIN_CONFIDENCE
     centre = (150 + tilted.width / 2, 60 + tilted.height / 2)  # the face's middle in the scene
     assert face.x < centre[0] < face.x + face.width and face.y < centre[1] < face.y + face.height
+
+
+def test_a_face_under_print_grain_is_found_in_the_half_size_retry_views(monkeypatch):
+    detector = FaceDetector()
+    grainy = np.asarray(grainy_face_photo(seed=0))
+    full_size_views = tuple(view for view in RETRY_VIEWS if view[1] == 1.0)
+    monkeypatch.setattr(detect, "RETRY_VIEWS", full_size_views)
+    assert detector.detect([grainy]) == [[]]
+    monkeypatch.setattr(detect, "RETRY_VIEWS", RETRY_VIEWS)
+    [face] = detector.detect([grainy])[0]
+    assert face.confidence >= RETRY_MIN_CONFIDENCE
+    assert face.x < 320 < face.x + face.width and face.y < 240 < face.y + face.height
+    assert 120 < face.width < 240  # in the photo's pixels, not the half-size view's
 
 
 @pytest.mark.parametrize("tilt", [0.0, -20.0, 20.0])

@@ -65,8 +65,8 @@ class Engine {
    * detector.retry_min_confidence, mapped back to the image. */
   async detect(image) {
     const detector = this.manifest.detector;
-    const detectShrunk = async (view) => {
-      const scale = Math.min(1, detector.max_side / Math.max(view.width, view.height));
+    const detectShrunk = async (view, size = 1) => {
+      const scale = Math.min(1, detector.max_side / Math.max(view.width, view.height)) * size;
       const small =
         scale < 1
           ? resizeBilinear(
@@ -88,10 +88,10 @@ class Engine {
       return faces.sort((a, b) => b.width * b.height - a.width * a.height);
     };
     let faces = await detectShrunk(image);
-    for (const tilt of detector.retry_tilts) {
+    for (const { tilt, size } of detector.retry_views) {
       if (faces.length) break;
       const { view, toImage } = retryView(image, tilt);
-      faces = (await detectShrunk(view))
+      faces = (await detectShrunk(view, size))
         .filter((face) => face.confidence >= detector.retry_min_confidence)
         .map((face) => mapFace(face, toImage));
     }

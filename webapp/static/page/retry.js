@@ -1,7 +1,8 @@
 // The retry views of faces.detect.FaceDetector: where MTCNN finds no face, it looks again
-// at the photo with its contrast stretched, upright and then turned by the manifest's
-// detector.retry_tilts degrees (the whole photo kept). _retry_view and _mapped, step for
-// step, with the same double arithmetic, so the views are byte-identical to Pillow's.
+// at the photo with its contrast stretched, turned by the tilts of the manifest's
+// detector.retry_views (the whole photo kept; engine.js detects each at its size).
+// _retry_view and _mapped, step for step, with the same double arithmetic, so the views are
+// byte-identical to Pillow's.
 
 import { affineTransform, autocontrast } from "./imaging.js";
 
