@@ -7,6 +7,7 @@ so the model always sees faces framed the same way.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -138,9 +139,14 @@ class FaceDetector:
         """Faces in each RGB image (PIL, or uint8 (H, W, 3)), largest first; one list per image.
         Where none is found, it looks again at the retry views (`RETRY_VIEWS`)."""
         faces = self._detect_each(images)
+
+        @functools.cache  # each tilt's view serves at both sizes
+        def retry_view(index: int, tilt: float) -> tuple[np.ndarray, np.ndarray]:
+            return _retry_view(images[index], tilt)
+
         for tilt, size in RETRY_VIEWS:
             missing = [index for index, found in enumerate(faces) if not found]
-            views = [_retry_view(images[index], tilt) for index in missing]
+            views = [retry_view(index, tilt) for index in missing]
             found = self._detect_each([view for view, _ in views], size)
             for index, (_, to_image), image_faces in zip(missing, views, found, strict=True):
                 faces[index] = [

@@ -88,9 +88,11 @@ class Engine {
       return faces.sort((a, b) => b.width * b.height - a.width * a.height);
     };
     let faces = await detectShrunk(image);
+    const views = new Map(); // each tilt's view serves at both sizes
     for (const { tilt, size } of detector.retry_views) {
       if (faces.length) break;
-      const { view, toImage } = retryView(image, tilt);
+      if (!views.has(tilt)) views.set(tilt, retryView(image, tilt));
+      const { view, toImage } = views.get(tilt);
       faces = (await detectShrunk(view, size))
         .filter((face) => face.confidence >= detector.retry_min_confidence)
         .map((face) => mapFace(face, toImage));
