@@ -37,7 +37,7 @@ from data_prep import read_manifest  # noqa: E402
 from data_prep.source import iter_source  # noqa: E402
 from data_prep.wild import IMAGES, LABELS  # noqa: E402
 from faces import ImageError  # noqa: E402
-from model.predictor import Predictor  # noqa: E402
+from model.predictor import FRAMING_WHOLE, Predictor  # noqa: E402
 
 Photo = tuple[bytes, int, str]
 """(encoded photo, age, gender as male/female)."""
@@ -75,7 +75,7 @@ def ours(variant: str) -> Callable[[bytes], Estimate]:
 
     def estimate(data: bytes) -> Estimate:
         result = predictor.predict(data)
-        found = [face for face in result.faces if face.detection_confidence is not None]
+        found = [face for face in result.faces if face.framing != FRAMING_WHOLE]
         return (found[0].age, found[0].gender) if found else None
 
     return estimate

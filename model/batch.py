@@ -32,15 +32,20 @@ from PIL import Image
 
 from data_prep.source import is_hidden
 from faces import ImageError
-from model.predictor import VARIANT_NAMES, Predictor
+from model.predictor import FRAMING_GUESS, FRAMING_WHOLE, VARIANT_NAMES, Predictor
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 COLUMNS = ("file", "face", "x", "y", "width", "height", "age", "age_80_low", "age_80_high",
            "age_group", "gender", "gender_probability", "status", "reason")  # fmt: skip
 """CSV columns. ``face`` counts from 1 (largest first); the box (x, y, width, height) is in the
-photo's own pixels; ``status`` is "face", "no face", "whole picture" (no face found, and the
-full-image model judged the whole photo), "unreadable" or "skipped"."""
+photo's own pixels; ``status`` is "face", "no face", "best guess" or "whole picture" (no face
+found, and the full-image model judged the most face-like part of the photo, or the whole
+photo), "unreadable" or "skipped"."""
 NO_FACE = "no face found"
+BEST_GUESS = (
+    "no clear face found; the full-image model judged the most face-like part of the photo "
+    "(a rough answer)"
+)
 WHOLE_PICTURE = "no face found; the full-image model judged the whole picture (a rough answer)"
 SKIPPED = "not a JPEG, PNG or WebP file"
 
@@ -168,12 +173,15 @@ def photo_rows(photo: Photo, predictor: Predictor) -> list[dict]:
         return [_row(photo.name, "unreadable", f"cannot be read ({error})")]
     if not result.faces:
         return [_row(photo.name, "no face", NO_FACE)]
-    whole = result.faces[0].detection_confidence is None  # no face found: the whole photo
+    status, reason = {
+        FRAMING_GUESS: ("best guess", BEST_GUESS),
+        FRAMING_WHOLE: ("whole picture", WHOLE_PICTURE),
+    }.get(result.faces[0].framing, ("face", ""))
     return [
         _row(
             photo.name,
-            "whole picture" if whole else "face",
-            WHOLE_PICTURE if whole else "",
+            status,
+            reason,
             face=number,
             x=face.box[0],
             y=face.box[1],
@@ -205,7 +213,7 @@ def predict_photos(
         result.rows += rows
         status = rows[0]["status"]
         result.unreadable += status == "unreadable"
-        result.no_face += status in ("no face", "whole picture")
+        result.no_face += status in ("no face", "best guess", "whole picture")
         result.faces += len(rows) if status == "face" else 0
         if progress is not None:
             progress(done, len(photos))

@@ -9,7 +9,8 @@ is a folder of photos with a CSV of labels (columns ``filename``, ``age`` and op
 ``gender`` as male/female). UTKFace-named images and photos both go through the Predictor's
 public path, as a user's upload does: detect, align, predict; the largest face of each photo
 counts. Photos where no face was found are counted (``no_face_found``): ``cropped`` makes no
-prediction for them, ``full`` predicts on the whole picture.
+prediction for them, ``full`` predicts on its best guess at a face (counted in ``best_guess``)
+or else on the whole picture.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from model.calibration import AgeCalibration
 from model.config import CALIBRATION_FILE, WEIGHTS_DIR
 from model.metrics import evaluate_predictions
 from model.networks import load_for_inference, predict_outputs
-from model.predictor import Predictor
+from model.predictor import FRAMING_FACE, FRAMING_GUESS, Predictor
 
 LabelledPhoto = tuple[str, bytes, int, int, int]
 """(file name, encoded photo, age, gender, race); labels -1 where unknown."""
@@ -56,7 +57,7 @@ def _from_prepared(folder: Path, variant: str, split: str, weights: Path) -> dic
 
 def _from_photos(photos: Iterable[LabelledPhoto], predictor: Predictor, total: int) -> dict:
     """Labels and predictions of the largest face of each photo, through `Predictor.predict`."""
-    rows, skipped, no_face, seconds = [], [], 0, 0.0
+    rows, skipped, no_face, guessed, seconds = [], [], 0, 0, 0.0
     for name, data, age, gender, race in tqdm(photos, total=total, desc="Predicting photos"):
         started = time.perf_counter()
         try:
@@ -65,9 +66,10 @@ def _from_photos(photos: Iterable[LabelledPhoto], predictor: Predictor, total: i
             skipped.append({"file": name, "reason": str(error)})
             continue
         seconds += time.perf_counter() - started
-        if not result.faces or result.faces[0].detection_confidence is None:
+        if not result.faces or result.faces[0].framing != FRAMING_FACE:
             no_face += 1
         if result.faces:
+            guessed += result.faces[0].framing == FRAMING_GUESS
             face = result.faces[0]
             rows.append((age, gender, race, face.age, face.probability_female))
     if not rows:
@@ -81,6 +83,7 @@ def _from_photos(photos: Iterable[LabelledPhoto], predictor: Predictor, total: i
         "skipped": skipped,
         "no_face_found": no_face,
         "no_face_rate": round(no_face / max(1, photos_read), 4),
+        "best_guess": guessed,
         "seconds_per_photo": round(seconds / max(1, photos_read), 4),
     }
     return {
@@ -188,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if "no_face_found" in metrics:
         print(
-            f"  no face found in {metrics['no_face_found']} of {metrics['photos']} photos; "
+            f"  no face found in {metrics['no_face_found']} of {metrics['photos']} photos "
+            f"({metrics['best_guess']} judged on a best guess at a face); "
             f"{metrics['seconds_per_photo'] * 1000:.0f} ms per photo"
         )
     for level, figures in metrics.get("age_interval_coverage", {}).items():

@@ -33,6 +33,7 @@ from faces.align import MAX_SHRINK_BEFORE_WARP, TEMPLATE, ChipTemplate
 from faces.detect import (
     CROP_SCALE,
     DETECT_MAX_SIDE,
+    GUESS_MIN_CONFIDENCE,
     LANDMARK_NAMES,
     RETRY_MIN_CONFIDENCE,
     RETRY_VIEWS,
@@ -152,6 +153,7 @@ def detector_entry() -> dict:
         "landmarks": list(LANDMARK_NAMES),
         "retry_views": [{"tilt": tilt, "size": size} for tilt, size in RETRY_VIEWS],
         "retry_min_confidence": RETRY_MIN_CONFIDENCE,
+        "guess_min_confidence": GUESS_MIN_CONFIDENCE,
     }
 
 
@@ -199,6 +201,7 @@ def manifest(weights: Path, models: dict, detector: dict) -> dict:
     from model.predictor import (
         ADIENCE_GROUPS,
         ADIENCE_RANGES,
+        BEST_GUESS_MESSAGE,
         MAX_SIDE,
         NO_FACE_MESSAGE,
         WHOLE_PICTURE_MESSAGE,
@@ -226,6 +229,7 @@ def manifest(weights: Path, models: dict, detector: dict) -> dict:
             for name, (low, high) in zip(ADIENCE_GROUPS, ADIENCE_RANGES, strict=True)
         ],
         "no_face_message": NO_FACE_MESSAGE,
+        "best_guess_message": BEST_GUESS_MESSAGE,
         "whole_picture_message": WHOLE_PICTURE_MESSAGE,
         "variants": {
             variant: {

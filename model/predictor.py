@@ -8,8 +8,9 @@
 Both variants find every face with MTCNN (largest first, up to `max_faces`), align each to
 the UTKFace chip geometry on its five landmarks (`faces.align`) and predict it: ``full``
 on the whole aligned chip, ``cropped`` on its tight face crop, exactly as the training chips
-were framed. Only when no face is found does ``full`` predict on the whole picture (and says
-so); ``cropped`` then has nothing to predict.
+were framed. Only when no face is found does ``full`` predict on its best guess at one (the
+most face-like region the detector rejected, `faces.detect.GUESS_MIN_CONFIDENCE`) or, without
+one, on the whole picture, and says so; ``cropped`` then has nothing to predict.
 """
 
 from __future__ import annotations
@@ -60,12 +61,21 @@ ADIENCE_GROUPS = ("0-2", "4-6", "8-12", "15-20", "25-32", "38-43", "48-53", "60+
 ADIENCE_RANGES = ((0, 2), (4, 6), (8, 12), (15, 20), (25, 32), (38, 43), (48, 53), (60, 200))
 NO_FACE_MESSAGE = (
     "No face was found in this photo. Try a clearer, front-facing photo, or switch to the "
-    "full-image model, which predicts from the whole picture."
+    "full-image model, which then judges the most face-like part of the photo, or the whole of it."
+)
+BEST_GUESS_MESSAGE = (
+    "No clear face was found in this photo, so the full-image model judged the most face-like "
+    "part of it (boxed): expect a rough answer, and check that the box holds a face. A clearer, "
+    "front-facing photo works better."
 )
 WHOLE_PICTURE_MESSAGE = (
     "No face was found in this photo, so the full-image model judged the whole picture as if "
     "it were one face: expect a rough answer. A clearer, front-facing photo works better."
 )
+
+FRAMING_FACE, FRAMING_GUESS, FRAMING_WHOLE = "aligned face", "best guess", "whole picture"
+"""What a face's model input shows: a face found, aligned; where none was found (full-image
+model only), the best guess at a face, aligned, or else the whole picture."""
 
 
 def adience_group(age: float) -> str:
@@ -78,7 +88,8 @@ def adience_group(age: float) -> str:
 class FacePrediction:
     """One face. ``box``: x, y, width, height in pixels of the photo as the user sees it
     (EXIF rotation applied); ages in years; ``detection_confidence``: MTCNN's, None for the
-    whole picture (no face found); ``face``: the uint8 (S, S, 3) model input, aligned."""
+    whole picture; ``framing``: `FRAMING_FACE`, `FRAMING_GUESS` or `FRAMING_WHOLE`; ``face``:
+    the uint8 (S, S, 3) model input."""
 
     box: tuple[int, int, int, int]
     age: float
@@ -88,6 +99,7 @@ class FacePrediction:
     probability_female: float
     detection_confidence: float | None
     variant: str
+    framing: str
     face: np.ndarray = field(repr=False)
 
     @property
@@ -118,7 +130,7 @@ class FacePrediction:
             "gender_probability": round(self.gender_probability, 4),
             "probability_female": round(self.probability_female, 4),
             "detection_confidence": self.detection_confidence,
-            "framing": "whole picture" if self.detection_confidence is None else "aligned face",
+            "framing": self.framing,
         }
 
 
@@ -218,16 +230,18 @@ class Predictor:
         image = load_image(source, max_side=MAX_SIDE)
         photo_size = image.info[SOURCE_SIZE]
         scale = photo_size[0] / image.width
-        boxes = self.detector.detect([image])[0][: self.max_faces]
-        message = None
+        found, guesses = self.detector.detect_with_guesses([image])
+        boxes, framing, message = found[0][: self.max_faces], FRAMING_FACE, None
+        if not boxes and self.variant == "cropped":
+            return PredictionResult(self.variant, photo_size, [], NO_FACE_MESSAGE, image)
+        if not boxes and guesses[0] is not None:
+            boxes, framing, message = [guesses[0]], FRAMING_GUESS, BEST_GUESS_MESSAGE
         if boxes:
             faces = [self.face_input(image, box) for box in boxes]
-        elif self.variant == "full":
-            boxes = [Face(0, 0, image.width, image.height, 0.0)]
-            faces = [resize_square(image, self.size)]
-            message = WHOLE_PICTURE_MESSAGE
         else:
-            return PredictionResult(self.variant, photo_size, [], NO_FACE_MESSAGE, image)
+            boxes = [Face(0, 0, image.width, image.height, 0.0)]
+            framing, message = FRAMING_WHOLE, WHOLE_PICTURE_MESSAGE
+            faces = [resize_square(image, self.size)]
         ages, female = self.predict_faces(np.stack(faces))
         low_80, high_80 = self.calibration.interval(ages, 0.8)
         low_90, high_90 = self.calibration.interval(ages, 0.9)
@@ -241,6 +255,7 @@ class Predictor:
                 probability_female=float(female[i]),
                 detection_confidence=round(box.confidence, 4) if box.confidence else None,
                 variant=self.variant,
+                framing=framing,
                 face=faces[i],
             )
             for i, box in enumerate(boxes)

@@ -7,6 +7,7 @@ from PIL import Image, ImageEnhance
 from faces import detect
 from faces.align import ChipTemplate, align_face, chip_inputs, measure_template
 from faces.detect import (
+    GUESS_MIN_CONFIDENCE,
     RETRY_MIN_CONFIDENCE,
     RETRY_VIEWS,
     Face,
@@ -129,6 +130,23 @@ def test_a_face_under_print_grain_is_found_in_the_half_size_retry_views(monkeypa
     assert face.confidence >= RETRY_MIN_CONFIDENCE
     assert face.x < 320 < face.x + face.width and face.y < 240 < face.y + face.height
     assert 120 < face.width < 240  # in the photo's pixels, not the half-size view's
+
+
+def test_where_no_face_is_found_the_best_face_the_retry_views_rejected_is_the_guess(monkeypatch):
+    detector = FaceDetector()
+    grainy = np.asarray(grainy_face_photo(seed=0))
+    found, guesses = detector.detect_with_guesses([grainy, np.asarray(draw_face(200, seed=1))])
+    assert len(found[0]) == len(found[1]) == 1 and guesses == [None, None]
+    monkeypatch.setattr(detect, "RETRY_MIN_CONFIDENCE", 1.01)  # no retry view is good enough
+    (no_faces, drawn), (guess, no_guess) = detector.detect_with_guesses(
+        [grainy, np.asarray(draw_face(200, seed=1))]
+    )
+    assert no_faces == [] and len(drawn) == 1 and no_guess is None
+    assert GUESS_MIN_CONFIDENCE <= guess.confidence < 1.01
+    assert guess.x < 320 < guess.x + guess.width and guess.y < 240 < guess.y + guess.height
+    assert 120 < guess.width < 240 and len(guess.landmarks) == 5
+    monkeypatch.setattr(detect, "GUESS_MIN_CONFIDENCE", 1.01)
+    assert detector.detect_with_guesses([grainy]) == ([[]], [None])
 
 
 @pytest.mark.parametrize("tilt", [0.0, -20.0, 20.0])

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from model.batch import COLUMNS, NO_FACE, SKIPPED, WHOLE_PICTURE, main
+from model.batch import BEST_GUESS, COLUMNS, NO_FACE, SKIPPED, WHOLE_PICTURE, main
 from testkit.hostile import BATCH_FILES, batch_zip, face_photo
+from testkit.synthetic import noise_image
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -84,6 +85,20 @@ def test_full_variant_reads_the_zip_directly(folder, tmp_path):
     [whole] = [row for row in read_rows(out) if row["file"] == "mixed.zip/more/noise.png"]
     assert whole["status"] == "whole picture" and whole["reason"] == WHOLE_PICTURE
     assert (whole["x"], whole["y"], whole["width"], whole["height"]) == ("0", "0", "300", "300")
+
+
+def test_a_best_guess_row_says_so(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    noise_image(300, seed=1).save(photos / "texture.png")  # no face; a face-like patch
+    out = tmp_path / "guess.csv"
+    assert main([str(photos), "--variant", "full", "--out", str(out), "--quiet"]) == 0
+    [row] = read_rows(out)
+    assert row["status"] == "best guess" and row["reason"] == BEST_GUESS
+    assert 0 < int(row["width"]) < 300 and 0 < int(row["height"]) < 300
+    out = tmp_path / "cropped.csv"
+    assert main([str(photos), "--variant", "cropped", "--out", str(out), "--quiet"]) == 0
+    assert [row["status"] for row in read_rows(out)] == ["no face"]
 
 
 @pytest.mark.slow

@@ -10,16 +10,17 @@ from PIL import Image
 
 from data_prep import load_split
 from data_prep.source import iter_source
-from faces import ImageError
+from faces import FaceDetector, ImageError, detect
 from model.explain import METHODS, SIGNED_METHODS
 from model.predictor import (
+    BEST_GUESS_MESSAGE,
     NO_FACE_MESSAGE,
     WHOLE_PICTURE_MESSAGE,
     Predictor,
     adience_group,
 )
 from testkit.hostile import face_photo, hostile_corpus
-from testkit.synthetic import draw_face, noise_image
+from testkit.synthetic import draw_face, grainy_face_photo, noise_image
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +47,23 @@ def test_full_variant_judges_the_whole_photo_only_when_no_face_is_found(predicto
     assert face.interval_90[0] <= face.interval_80[0] < face.interval_80[1] <= face.interval_90[1]
     assert 0.5 <= face.gender_probability <= 1
     assert face.gender in ("male", "female")
+
+
+def test_where_no_face_is_found_full_judges_its_best_guess_and_cropped_nothing(monkeypatch):
+    monkeypatch.setattr(detect, "RETRY_MIN_CONFIDENCE", 1.01)  # the grainy face is not found
+    detector = FaceDetector()  # at 640 pixels, where MTCNN misses the grainy face
+    photo = grainy_face_photo(seed=0)
+    result = Predictor("full", detector=detector).predict(photo)
+    assert result.message == BEST_GUESS_MESSAGE
+    [face] = result.faces
+    assert face.to_dict()["framing"] == "best guess"
+    assert detect.GUESS_MIN_CONFIDENCE <= face.detection_confidence < 1
+    x, y, width, height = face.box
+    assert x < 320 < x + width and y < 240 < y + height and 120 < width < 240
+    whole = photo.resize((face.face.shape[0],) * 2, Image.Resampling.BILINEAR)
+    assert np.abs(face.face.astype(int) - np.asarray(whole, int)).mean() > 10  # not the whole
+    cropped = Predictor("cropped", detector=detector).predict(photo)
+    assert cropped.faces == [] and cropped.message == NO_FACE_MESSAGE
 
 
 @pytest.mark.parametrize("variant", ["full", "cropped"])

@@ -17,7 +17,7 @@ from scipy.stats import spearmanr
 from model.predictor import Predictor
 from testkit.hostile import face_photo
 from testkit.serving import chromium, run_in_page, save_screenshot, static_server
-from testkit.synthetic import grainy_face_photo
+from testkit.synthetic import grainy_face_photo, noise_image
 from webapp.static import build
 
 pytestmark = [
@@ -33,6 +33,8 @@ SYNTHETIC = {"drawn_640x480.png": (640, 480, 1), "drawn_1280x960.png": (1280, 96
              "drawn_333x517.png": (333, 517, 5)}  # fmt: skip
 GRAINY = "grainy_640x480.png"
 """A face found in a half-size retry view only."""
+GUESS = "noise_300x300.png"
+"""No face, but a face-like patch that a retry view rejected: the full-image model's best guess."""
 MAP_PHOTOS = ("apollo11_crew_1969.jpg", "drawn_1280x960.png")
 """Photos whose first face's maps are compared (occlusion takes a few seconds a face)."""
 TIMEOUT = 240
@@ -48,6 +50,7 @@ def site(tmp_path_factory) -> Path:
     for name, (width, height, seed) in SYNTHETIC.items():
         face_photo(width, height, seed=seed).save(photos / name)
     grainy_face_photo(seed=0).save(photos / GRAINY)
+    noise_image(300, seed=1).save(photos / GUESS)
     return out
 
 
@@ -109,13 +112,17 @@ def agreement(page, site, predictors) -> dict:
     (browser, Python) in the order found, and each photo's face counts."""
     browser, url = page
     pairs = {"cropped": [], "full": []}
-    counts, maps = {}, []
+    counts, framings, maps = {}, {}, []
     for photo in sorted((site / "test_photos").iterdir()):
         answer = run_in_page(browser, ANALYSE, f"{url}test_photos/{photo.name}")
         for variant, predictor in predictors.items():
             ours = answer[variant]["result"]["faces"]
             theirs = predictor.predict(photo).faces
             counts[(photo.name, variant)] = (len(ours), len(theirs))
+            framings[(photo.name, variant)] = (
+                [face["framing"] for face in ours],
+                [face.framing for face in theirs],
+            )
             size = predictor.size
             pairs[variant] += [
                 (face, python, _rgb(pixels, size))
@@ -132,15 +139,19 @@ def agreement(page, site, predictors) -> dict:
                         ours_map = np.asarray(browser_maps[task])
                         maps.append((photo.name, variant, method, task,
                                      _rank_correlation(ours_map, python_maps[task])))  # fmt: skip
-    return {"pairs": pairs, "counts": counts, "maps": maps}
+    return {"pairs": pairs, "counts": counts, "framings": framings, "maps": maps}
 
 
 def test_the_page_finds_the_faces_python_finds_in_the_same_places(agreement):
     for (photo, variant), (ours, theirs) in agreement["counts"].items():
         assert ours == theirs, f"{photo} ({variant}): {ours} faces in the page, {theirs} in Python"
     assert agreement["counts"][(GRAINY, "cropped")] == (1, 1)  # the half-size retry views
+    assert agreement["counts"][(GUESS, "cropped")] == (0, 0)
+    for key, (ours, theirs) in agreement["framings"].items():
+        assert ours == theirs, f"{key}: {ours} in the page, {theirs} in Python"
+    assert agreement["framings"][(GUESS, "full")] == (["best guess"], ["best guess"])
     shares = []
-    for browser_face, python_face, _ in agreement["pairs"]["cropped"]:
+    for browser_face, python_face, _ in agreement["pairs"]["cropped"] + agreement["pairs"]["full"]:
         offsets = np.abs(np.subtract(browser_face["box"], python_face.box))
         shares.append(offsets.max() / max(python_face.box[2:]))
     print(f"box offsets: largest {max(shares):.4f} of the box size")

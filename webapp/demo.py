@@ -244,8 +244,9 @@ stratified by age and gender.
 and mouth corners; each face is then rotated, scaled and shifted so that these five points sit
 where they sit in UTKFace's training chips (eyes level, one size, centred). *Full image* judges
 that whole aligned chip (face, hair, a little neck and background); *cropped face* judges its
-tight crop, forehead to chin. Only when no face is found does the full-image model judge the
-whole picture, and it says so.
+tight crop, forehead to chin. Only when no face is found does the full-image model judge its
+best guess at one (the most face-like region the detector rejected) or the whole picture, and it
+says so.
 
 **The margin.** The interval after the age is calibrated on held-out faces (split-conformal,
 per predicted-age range): for 80% of test faces with a similar prediction, the true age fell

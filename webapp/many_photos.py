@@ -153,7 +153,7 @@ def gender_counts(rows: list[dict]) -> go.Figure:
 def faces_per_photo(rows: list[dict]) -> go.Figure:
     per_photo = Counter()
     for row in rows:
-        if row["status"] in ("face", "no face", "whole picture"):
+        if row["status"] in ("face", "no face", "best guess", "whole picture"):
             per_photo[row["file"]] += row["status"] == "face"
     counts = Counter(per_photo.values())
     numbers = list(range(max(counts, default=0) + 1))

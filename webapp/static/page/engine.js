@@ -52,17 +52,20 @@ class Engine {
    * {result (the /predict JSON), inputs (each face's model input)}}}. */
   async analyse(photo) {
     const image = shrinkToMaxSide(photo, this.manifest.max_side);
-    const faces = (await this.detect(image)).slice(0, MAX_FACES);
+    const { faces: found, guess } = await this.detect(image);
+    const faces = found.slice(0, MAX_FACES);
     const variants = {};
     for (const variant of Object.keys(this.manifest.variants)) {
-      variants[variant] = await this.predictVariant(photo, image, faces, variant);
+      variants[variant] = await this.predictVariant(photo, image, faces, guess, variant);
     }
     return { photo, image, faces, variants };
   }
 
-  /** The faces of an image, largest first, in its pixels (faces.detect.FaceDetector):
-   * where none is found, those of its retry views (retry.js) scoring at least
-   * detector.retry_min_confidence, mapped back to the image. */
+  /** {faces, guess} of an image (faces.detect.FaceDetector.detect_with_guesses): its faces,
+   * largest first, in its pixels, where none is found those of its retry views (retry.js)
+   * scoring at least detector.retry_min_confidence, mapped back to the image; and where there
+   * is still none, the most confident face the retry views rejected that scores at least
+   * detector.guess_min_confidence (else null). */
   async detect(image) {
     const detector = this.manifest.detector;
     const detectShrunk = async (view, size = 1) => {
@@ -88,33 +91,49 @@ class Engine {
       return faces.sort((a, b) => b.width * b.height - a.width * a.height);
     };
     let faces = await detectShrunk(image);
+    let guess = null;
     const views = new Map(); // each tilt's view serves at both sizes
     for (const { tilt, size } of detector.retry_views) {
       if (faces.length) break;
       if (!views.has(tilt)) views.set(tilt, retryView(image, tilt));
       const { view, toImage } = views.get(tilt);
-      faces = (await detectShrunk(view, size))
+      const found = await detectShrunk(view, size);
+      faces = found
         .filter((face) => face.confidence >= detector.retry_min_confidence)
         .map((face) => mapFace(face, toImage));
+      for (const face of found) {
+        const best = guess ? guess.confidence : -1;
+        if (face.confidence >= detector.guess_min_confidence && face.confidence > best) {
+          guess = mapFace(face, toImage);
+        }
+      }
     }
-    return faces;
+    return { faces, guess: faces.length ? null : guess };
   }
 
-  async predictVariant(photo, image, faces, variant) {
+  async predictVariant(photo, image, faces, guess, variant) {
     const size = this.manifest.variants[variant].models.age.size;
     const photoSize = [photo.width, photo.height];
     let boxes = faces;
     let inputs;
     let message = null;
-    if (faces.length) {
-      inputs = faces.map((face) => this.faceInput(image, face, variant, size));
-    } else if (variant === "full") {
-      boxes = [{ x: 0, y: 0, width: image.width, height: image.height, confidence: 0 }];
-      inputs = [resizeBilinear(image, size, size)];
-      message = this.manifest.whole_picture_message;
-    } else {
+    let framing = "aligned face";
+    if (!faces.length && variant === "cropped") {
       const result = { variant, image_size: photoSize, faces: [], message: this.manifest.no_face_message };
       return { result, inputs: [] };
+    }
+    if (!faces.length && guess) {
+      boxes = [guess];
+      framing = "best guess";
+      message = this.manifest.best_guess_message;
+    }
+    if (boxes.length) {
+      inputs = boxes.map((face) => this.faceInput(image, face, variant, size));
+    } else {
+      boxes = [{ x: 0, y: 0, width: image.width, height: image.height, confidence: 0 }];
+      inputs = [resizeBilinear(image, size, size)];
+      framing = "whole picture";
+      message = this.manifest.whole_picture_message;
     }
     const views = this.manifest.views;
     const ages = await this.outputs(variant, "age", inputs, views);
@@ -136,7 +155,7 @@ class Engine {
         gender_probability: round(isFemale ? female[i] : 1 - female[i], 4),
         probability_female: round(female[i], 4),
         detection_confidence: detected ? round(box.confidence, 4) : null,
-        framing: detected ? "aligned face" : "whole picture",
+        framing,
       };
     });
     return { result: { variant, image_size: photoSize, faces: described, message }, inputs };

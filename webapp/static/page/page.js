@@ -563,7 +563,9 @@ function showSelection() {
   elements.explain.hidden = false;
   const face = result.faces[index];
   const input = state.current.analysis.variants[state.variant].inputs[index];
-  const framing = face.detection_confidence === null ? " (the whole picture)" : "";
+  const framing =
+    { "whole picture": " (the whole picture)", "best guess": " (a best guess at a face)" }[face.framing] ??
+    "";
   elements.explainHeading.textContent = `Why? What the models looked at in face ${index + 1}${framing}`;
   elements.faceCaption.textContent = `Face ${index + 1}: ${faceLabel(face)}`;
   elements.faceVariant.textContent = `${state.variant === "cropped" ? "Cropped-face" : "Full-image"} models; age group ${face.age_group}.`;
