@@ -165,17 +165,11 @@ class FaceDetector:
             views = [retry_view(index, tilt) for index in missing]
             found = self._detect_each([view for view, _ in views], size)
             for index, (_, to_image), image_faces in zip(missing, views, found, strict=True):
-                faces[index] = [
-                    _mapped(face, to_image)
-                    for face in image_faces
-                    if face.confidence >= RETRY_MIN_CONFIDENCE
-                ]
-                for face in image_faces:
-                    best = guesses[index]
-                    if face.confidence >= GUESS_MIN_CONFIDENCE and (
-                        best is None or face.confidence > best.confidence
-                    ):
-                        guesses[index] = _mapped(face, to_image)
+                mapped = [_mapped(face, to_image) for face in image_faces]
+                faces[index] = [face for face in mapped if face.confidence >= RETRY_MIN_CONFIDENCE]
+                candidates = [guesses[index]] if guesses[index] else []
+                candidates += [face for face in mapped if face.confidence >= GUESS_MIN_CONFIDENCE]
+                guesses[index] = max(candidates, key=lambda face: face.confidence, default=None)
         guesses = [None if found else guess for found, guess in zip(faces, guesses, strict=True)]
         return faces, guesses
 

@@ -135,12 +135,11 @@ def test_a_face_under_print_grain_is_found_in_the_half_size_retry_views(monkeypa
 def test_where_no_face_is_found_the_best_face_the_retry_views_rejected_is_the_guess(monkeypatch):
     detector = FaceDetector()
     grainy = np.asarray(grainy_face_photo(seed=0))
-    found, guesses = detector.detect_with_guesses([grainy, np.asarray(draw_face(200, seed=1))])
+    drawn_face = np.asarray(draw_face(200, seed=1))
+    found, guesses = detector.detect_with_guesses([grainy, drawn_face])
     assert len(found[0]) == len(found[1]) == 1 and guesses == [None, None]
     monkeypatch.setattr(detect, "RETRY_MIN_CONFIDENCE", 1.01)  # no retry view is good enough
-    (no_faces, drawn), (guess, no_guess) = detector.detect_with_guesses(
-        [grainy, np.asarray(draw_face(200, seed=1))]
-    )
+    (no_faces, drawn), (guess, no_guess) = detector.detect_with_guesses([grainy, drawn_face])
     assert no_faces == [] and len(drawn) == 1 and no_guess is None
     assert GUESS_MIN_CONFIDENCE <= guess.confidence < 1.01
     assert guess.x < 320 < guess.x + guess.width and guess.y < 240 < guess.y + guess.height

@@ -97,15 +97,11 @@ class Engine {
       if (faces.length) break;
       if (!views.has(tilt)) views.set(tilt, retryView(image, tilt));
       const { view, toImage } = views.get(tilt);
-      const found = await detectShrunk(view, size);
-      faces = found
-        .filter((face) => face.confidence >= detector.retry_min_confidence)
-        .map((face) => mapFace(face, toImage));
-      for (const face of found) {
+      const mapped = (await detectShrunk(view, size)).map((face) => mapFace(face, toImage));
+      faces = mapped.filter((face) => face.confidence >= detector.retry_min_confidence);
+      for (const face of mapped) {
         const best = guess ? guess.confidence : -1;
-        if (face.confidence >= detector.guess_min_confidence && face.confidence > best) {
-          guess = mapFace(face, toImage);
-        }
+        if (face.confidence >= detector.guess_min_confidence && face.confidence > best) guess = face;
       }
     }
     return { faces, guess: faces.length ? null : guess };
