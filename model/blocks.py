@@ -8,12 +8,51 @@ deeper or larger-input model can take over a smaller one's weights layer by laye
 from __future__ import annotations
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 LAST_CONV = "last_conv"
 """Name of the backbone's last convolutional activation (the default Grad-CAM layer)."""
 LAST_BN = "2_bn"
 """Suffix of a residual block's last batch norm: zero scale there makes the block the identity."""
+
+
+@keras.saving.register_keras_serializable(package="age_gender")
+class ContrastNormalization(layers.Layer):
+    """Every face brought towards the same brightness and contrast, as the model's first step:
+    its pixels shifted so that their luminance (the mean of the channels) has mean `centre`,
+    and scaled by ``sqrt(spread**2 + softness**2) / sqrt(std**2 + softness**2)``, where std is
+    the luminance's standard deviation; then clipped to [0, 255]. A clean UTKFace chip (std
+    about `spread`) keeps its contrast; a faded print (std about 30) gets most of it back, a
+    black image becomes an even grey. The scale is soft (`softness`) so that the output
+    changes smoothly along integrated gradients' path from a black image to the face."""
+
+    def __init__(self, centre=115.0, spread=52.0, softness=20.0, **kwargs):
+        super().__init__(**kwargs)
+        self.centre, self.spread, self.softness = float(centre), float(spread), float(softness)
+
+    def call(self, images):
+        luminance = ops.mean(images, axis=-1, keepdims=True)
+        mean = ops.mean(luminance, axis=(1, 2, 3), keepdims=True)
+        variance = ops.mean(ops.square(luminance - mean), axis=(1, 2, 3), keepdims=True)
+        scale = ((self.spread**2 + self.softness**2) ** 0.5) * ops.rsqrt(
+            variance + self.softness**2
+        )
+        return ops.clip((images - mean) * scale + self.centre, 0.0, 255.0)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "centre": self.centre,
+            "spread": self.spread,
+            "softness": self.softness,
+        }
+
+
+def model_input(input_size: int, contrast: bool) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    """The models' input, float pixels in [0, 255] of shape (input_size, input_size, 3), and
+    what the first layer sees: the same, or with `contrast` normalised (`ContrastNormalization`)."""
+    inputs = keras.Input((input_size, input_size, 3), name="image")
+    return inputs, ContrastNormalization(name="contrast")(inputs) if contrast else inputs
 
 
 def conv_bn_relu(x, filters: int, stride: int, prefix: str, name: str | None = None):
@@ -45,14 +84,15 @@ def backbone(
     widths: tuple[int, ...],
     blocks_per_stage: int,
     dropout: float,
+    contrast: bool = False,
 ) -> tuple[keras.KerasTensor, keras.KerasTensor]:
     """A compact ResNet: stride-2 stem, then one stride-2 stage per width, then pooling.
 
-    Input: float pixels in [0, 255], shape (input_size, input_size, 3); the model rescales.
-    Returns (inputs, pooled features).
+    Input: float pixels in [0, 255], shape (input_size, input_size, 3); the model rescales
+    (after normalising the contrast, with `contrast`). Returns (inputs, pooled features).
     """
-    inputs = keras.Input((input_size, input_size, 3), name="image")
-    x = layers.Rescaling(1 / 127.5, offset=-1.0)(inputs)
+    inputs, x = model_input(input_size, contrast)
+    x = layers.Rescaling(1 / 127.5, offset=-1.0)(x)
     x = conv_bn_relu(x, stem_width, 2, "stem")
     for stage, width in enumerate(widths):
         for block in range(blocks_per_stage):

@@ -42,6 +42,13 @@ class TrainConfig:
         default=(64, 128, 256), metadata={"help": "channels of each stride-2 stage"}
     )
     blocks_per_stage: int = field(default=1, metadata={"help": "residual blocks per stage"})
+    contrast: bool = field(
+        default=False,
+        metadata={
+            "help": "normalise each face's brightness and contrast in the model's first layer "
+            "(model.blocks.ContrastNormalization), so faded and dark photos look like clean ones"
+        },
+    )
     dropout: float = field(default=0.3, metadata={"help": "dropout before the output unit"})
     ema: float = field(
         default=0.0,

@@ -46,9 +46,14 @@ def build_model(task: Task, config: TrainConfig, input_size: int, output_bias: f
     if config.start == "cydral":
         from model.pretrained import cydral_network
 
-        return cydral_network(task.name, input_size, config.dropout)
+        return cydral_network(task.name, input_size, config.dropout, config.contrast)
     inputs, features = backbone(
-        input_size, config.stem_width, config.widths, config.blocks_per_stage, config.dropout
+        input_size,
+        config.stem_width,
+        config.widths,
+        config.blocks_per_stage,
+        config.dropout,
+        config.contrast,
     )
     output = layers.Dense(
         1,
@@ -59,8 +64,8 @@ def build_model(task: Task, config: TrainConfig, input_size: int, output_bias: f
     return keras.Model(inputs, output, name=f"{task.name}_cnn")
 
 
-ARCHITECTURE_FIELDS = ("start", "stem_width", "widths", "blocks_per_stage")
-"""The config fields that shape a model's weights (with the input size, from the data)."""
+ARCHITECTURE_FIELDS = ("start", "stem_width", "widths", "blocks_per_stage", "contrast")
+"""The config fields that shape a model (with the input size, from the data)."""
 
 
 def grow(
@@ -74,7 +79,9 @@ def grow(
     `source` (built from `source_config`) computes: every layer the two share takes `source`'s
     weights, and each added residual block starts as the identity (its last batch norm scales
     by zero; the block's input is a ReLU output, so the block passes it through unchanged).
-    Widths and the start must stay the same."""
+    Widths and the start must stay the same. `config.contrast` may also differ: the contrast
+    normalisation has no weights, and adding it changes the answers much only for faces of
+    unusual contrast (faded, dark), which the next epochs learn."""
     same_shape = (config.start, config.stem_width, tuple(config.widths)) == (
         source_config.start,
         source_config.stem_width,

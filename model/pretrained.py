@@ -32,6 +32,8 @@ import keras
 import numpy as np
 from keras import layers
 
+from model.blocks import model_input
+
 CYDRAL_INPUT_SIDE = {"age": 64, "gender": 32}
 """The face side each network was trained on."""
 FEMALE, MALE = 0, 1
@@ -73,17 +75,17 @@ def _attributes(node) -> dict:
 
 
 def _rebuild(
-    task: str, input_size: int, dropout: float
+    task: str, input_size: int, dropout: float, contrast: bool = False
 ) -> tuple[keras.KerasTensor, keras.KerasTensor, dict]:
     """The network up to its last logits, as Keras layers over (input_size, input_size, 3)
-    faces: (inputs, the logits' input, weights per layer name, "logits" included)."""
+    faces, their contrast first normalised with `contrast` (`model.blocks.model_input`):
+    (inputs, the logits' input, weights per layer name, "logits" included)."""
     side = CYDRAL_INPUT_SIDE[task]
     if input_size % side:
         raise ValueError(f"the {task} network takes faces of {side} pixels or a multiple")
     nodes, constants = _graph(task)
     means = _manifest()["models"][task]["input"]["normalization"]["means"]
-    inputs = keras.Input((input_size, input_size, 3), name="image")
-    x = inputs
+    inputs, x = model_input(input_size, contrast)
     if input_size > side:
         x = layers.AveragePooling2D(input_size // side, name="shrink")(x)
     x = layers.Normalization(mean=means, variance=[256.0**2] * 3, name="normalise")(x)
@@ -169,11 +171,14 @@ def cydral_probabilities(task: str) -> keras.Model:
     return model
 
 
-def cydral_network(task: str, input_size: int, dropout: float = 0.0) -> keras.Model:
+def cydral_network(
+    task: str, input_size: int, dropout: float = 0.0, contrast: bool = False
+) -> keras.Model:
     """An uncompiled CNN for `task` ("age" or "gender") that starts as Cydral's network:
     (B, S, S, 3) pixels in [0, 255] -> (B, 1), the expected age or the probability of female.
-    `input_size` is the network's side or a multiple of it (the faces are averaged down)."""
-    inputs, features, weights = _rebuild(task, input_size, dropout)
+    `input_size` is the network's side or a multiple of it (the faces are averaged down);
+    `contrast` puts `model.blocks.ContrastNormalization` before it."""
+    inputs, features, weights = _rebuild(task, input_size, dropout, contrast)
     kernel, bias = weights.pop("logits")
     if task == "age":
         logits = layers.Dense(kernel.shape[1], name="age_logits")(features)

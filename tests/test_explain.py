@@ -35,6 +35,8 @@ FACE = np.asarray(draw_face(200, seed=4).resize((32, 32)))
 
 @pytest.fixture(scope="module")
 def tiny_models():
+    """Untrained; seeded, so their maps do not depend on which tests ran before."""
+    keras.utils.set_random_seed(0)
     config = TrainConfig(stem_width=8, widths=(8, 16, 16))
     return {
         task: build_model(TASKS[task], config, 32, TASKS[task].output_bias(np.array([0.3])))
@@ -200,11 +202,11 @@ def test_occlusion_with_the_whole_face_covered_is_the_change_of_the_mirrored_est
     np.testing.assert_allclose(heat, expected, rtol=1e-4, atol=1e-5)
 
 
-def _responsive(task: str, seed: int) -> keras.Model:
+def _responsive(task: str, seed: int, contrast: bool = False) -> keras.Model:
     """A tiny network whose output moves by years (or tens of points) between faces: its
     untrained head is scaled up, so completeness is tested on differences that matter."""
     keras.utils.set_random_seed(seed)
-    config = TrainConfig(stem_width=8, widths=(8, 16, 16))
+    config = TrainConfig(stem_width=8, widths=(8, 16, 16), contrast=contrast)
     model = build_model(TASKS[task], config, 32, 30.0 if task == "age" else 0.0)
     head = model.get_layer(task)
     kernel, bias = head.get_weights()
@@ -218,11 +220,17 @@ COMPLETENESS_TOLERANCE = (0.03, 0.05)
 years or points (the rest is the midpoint rule's error, which shrinks with more steps)."""
 
 
-@pytest.mark.parametrize("baseline", ["black", "blurred"])
+@pytest.mark.parametrize(
+    ("baseline", "contrast"), [("black", False), ("blurred", False), ("black", True)]
+)
 @pytest.mark.parametrize("task", ["age", "gender"])
 @pytest.mark.parametrize("seed", [0, 2])
-def test_integrated_gradients_add_up_to_the_difference_of_the_outputs(task, baseline, seed):
-    model = _responsive(task, seed)
+def test_integrated_gradients_add_up_to_the_difference_of_the_outputs(
+    task, baseline, contrast, seed
+):
+    """Also through the contrast normalisation (`model.blocks.ContrastNormalization`), whose
+    soft scale keeps the path from a black image smooth."""
+    model = _responsive(task, seed, contrast)
     explainer = Explainer(model, task)
     faces = np.stack([np.asarray(draw_face(200, seed=s).resize((32, 32))) for s in range(3)])
     attributions, outputs, references = explainer.integrated_gradients(

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from model.blocks import ContrastNormalization
 from model.calibration import AgeCalibration, fit_calibration
 from model.config import CALIBRATION_FILE, ModelFiles, TrainConfig
 from model.evaluate import evaluate
@@ -26,6 +27,7 @@ from model.networks import (
 from model.tasks import TASKS
 from model.train import learning_rate_at
 from model.train import main as train_main
+from testkit.synthetic import draw_face
 
 TINY = TrainConfig(stem_width=8, widths=(8, 16), dropout=0.0)
 
@@ -327,6 +329,47 @@ def test_a_grown_model_starts_where_the_smaller_one_stopped():
     assert larger.input_shape == (None, 48, 48, 3)
     for a, b in zip(larger.get_weights(), source.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def _luminance(images: np.ndarray) -> np.ndarray:
+    return np.asarray(images, np.float64).mean(axis=-1)
+
+
+def _with_contrast(face: np.ndarray, mean: float, std: float) -> np.ndarray:
+    """The face's pixels moved and scaled so that its luminance has this mean and spread."""
+    luminance = _luminance(face)
+    return (face - luminance.mean()) * (std / luminance.std()) + mean
+
+
+def test_contrast_normalisation_gives_faded_and_dark_faces_back_their_contrast():
+    layer = ContrastNormalization()
+    face = np.asarray(draw_face(64, seed=3), np.float64)
+    clean = _with_contrast(face, layer.centre, layer.spread)
+    faded, dark = _with_contrast(face, 170, 20), _with_contrast(face, 60, 30)
+    out = keras.ops.convert_to_numpy(layer(np.stack([clean, faded, dark]).astype("float32")))
+    np.testing.assert_allclose(out[0], np.clip(clean, 0, 255), atol=1e-3)  # a chip keeps it
+    np.testing.assert_allclose(_luminance(out).mean(axis=(1, 2)), layer.centre, atol=0.5)
+    spreads = _luminance(out).std(axis=(1, 2))
+    assert spreads[1] > 2 * 20 * 0.9 and spreads[2] > 1.5 * 30  # most of the contrast back
+    black = keras.ops.convert_to_numpy(layer(np.zeros((1, 8, 8, 3), "float32")))
+    np.testing.assert_allclose(black, layer.centre)
+
+
+def test_a_model_grown_with_contrast_normalisation_keeps_its_weights(tmp_path):
+    source = _trained_tiny_age_model()
+    normalised = grow(source, TINY, TASKS["age"], replace(TINY, contrast=True), 32)
+    assert normalised.get_layer("contrast")
+    for a, b in zip(normalised.get_weights(), source.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    faces = np.random.default_rng(2).uniform(40, 200, (4, 32, 32, 3)).astype("float32")
+    evened = keras.ops.convert_to_numpy(normalised.get_layer("contrast")(faces))
+    np.testing.assert_allclose(  # the source model, on the faces with their contrast evened
+        normalised.predict(faces, verbose=0), source.predict(evened, verbose=0), rtol=1e-5
+    )
+    normalised.save(tmp_path / "age.keras")
+    loaded = keras.models.load_model(tmp_path / "age.keras", compile=False)
+    expected = normalised.predict(faces, verbose=0)
+    np.testing.assert_array_equal(loaded.predict(faces, verbose=0), expected)
 
 
 def test_growing_refuses_other_widths():
