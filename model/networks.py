@@ -79,9 +79,9 @@ def grow(
     `source` (built from `source_config`) computes: every layer the two share takes `source`'s
     weights, and each added residual block starts as the identity (its last batch norm scales
     by zero; the block's input is a ReLU output, so the block passes it through unchanged).
-    Widths and the start must stay the same. `config.contrast` may also differ: the contrast
+    Widths and the start must stay the same. `config.contrast` may differ: the contrast
     normalisation has no weights, and adding it changes the answers much only for faces of
-    unusual contrast (faded, dark), which the next epochs learn."""
+    unusual contrast (faded, dark)."""
     same_shape = (config.start, config.stem_width, tuple(config.widths)) == (
         source_config.start,
         source_config.stem_width,
