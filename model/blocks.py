@@ -24,11 +24,19 @@ class ContrastNormalization(layers.Layer):
     the luminance's standard deviation; then clipped to [0, 255]. A clean UTKFace chip (std
     about `spread`) keeps its contrast; a faded print (std about 30) gets most of it back, a
     black image becomes an even grey. The scale is soft (`softness`) so that the output
-    changes smoothly along integrated gradients' path from a black image to the face."""
+    changes smoothly along integrated gradients' path from a black image to the face.
 
-    def __init__(self, centre=115.0, spread=52.0, softness=20.0, **kwargs):
+    With `below`, only faded faces are normalised: a face whose luminance std is under `below`
+    fully, one above it less and less (the share falls as a sigmoid, `gate_width` wide), so a
+    clean chip passes almost unchanged, its brightness included."""
+
+    def __init__(
+        self, centre=115.0, spread=52.0, softness=20.0, below=None, gate_width=4.0, **kwargs
+    ):
         super().__init__(**kwargs)
         self.centre, self.spread, self.softness = float(centre), float(spread), float(softness)
+        self.below = None if below is None else float(below)
+        self.gate_width = float(gate_width)
 
     def call(self, images):
         luminance = ops.mean(images, axis=-1, keepdims=True)
@@ -37,7 +45,13 @@ class ContrastNormalization(layers.Layer):
         scale = ((self.spread**2 + self.softness**2) ** 0.5) * ops.rsqrt(
             variance + self.softness**2
         )
-        return ops.clip((images - mean) * scale + self.centre, 0.0, 255.0)
+        normalised = ops.clip((images - mean) * scale + self.centre, 0.0, 255.0)
+        if self.below is None:
+            return normalised
+        # + 1 keeps the gradient finite where the luminance is flat (a black image)
+        std = ops.sqrt(variance + 1.0)
+        share = ops.sigmoid((self.below - std) / self.gate_width)
+        return images + share * (normalised - images)
 
     def get_config(self):
         return {
@@ -45,14 +59,18 @@ class ContrastNormalization(layers.Layer):
             "centre": self.centre,
             "spread": self.spread,
             "softness": self.softness,
+            "below": self.below,
+            "gate_width": self.gate_width,
         }
 
 
-def model_input(input_size: int, contrast: bool) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+def model_input(
+    input_size: int, contrast: ContrastNormalization | None
+) -> tuple[keras.KerasTensor, keras.KerasTensor]:
     """The models' input, float pixels in [0, 255] of shape (input_size, input_size, 3), and
-    what the first layer sees: the same, or with `contrast` normalised (`ContrastNormalization`)."""
+    what the first layer sees: the same, or what the `contrast` layer makes of it."""
     inputs = keras.Input((input_size, input_size, 3), name="image")
-    return inputs, ContrastNormalization(name="contrast")(inputs) if contrast else inputs
+    return inputs, contrast(inputs) if contrast is not None else inputs
 
 
 def conv_bn_relu(x, filters: int, stride: int, prefix: str, name: str | None = None):
@@ -84,12 +102,12 @@ def backbone(
     widths: tuple[int, ...],
     blocks_per_stage: int,
     dropout: float,
-    contrast: bool = False,
+    contrast: ContrastNormalization | None = None,
 ) -> tuple[keras.KerasTensor, keras.KerasTensor]:
     """A compact ResNet: stride-2 stem, then one stride-2 stage per width, then pooling.
 
     Input: float pixels in [0, 255], shape (input_size, input_size, 3); the model rescales
-    (after normalising the contrast, with `contrast`). Returns (inputs, pooled features).
+    (after the `contrast` layer, if any). Returns (inputs, pooled features).
     """
     inputs, x = model_input(input_size, contrast)
     x = layers.Rescaling(1 / 127.5, offset=-1.0)(x)

@@ -49,6 +49,13 @@ class TrainConfig:
             "(model.blocks.ContrastNormalization), so faded and dark photos look like clean ones"
         },
     )
+    contrast_below: float = field(
+        default=0.0,
+        metadata={
+            "help": "with --contrast: normalise only faces whose luminance std is below this "
+            "(softly; a clean chip's is about 52), leaving clean faces as they are; 0: every face"
+        },
+    )
     dropout: float = field(default=0.3, metadata={"help": "dropout before the output unit"})
     ema: float = field(
         default=0.0,

@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from model.blocks import LAST_BN, backbone
+from model.blocks import LAST_BN, ContrastNormalization, backbone
 from model.config import ModelFiles, TrainConfig
 from model.tasks import Task
 
@@ -46,14 +46,14 @@ def build_model(task: Task, config: TrainConfig, input_size: int, output_bias: f
     if config.start == "cydral":
         from model.pretrained import cydral_network
 
-        return cydral_network(task.name, input_size, config.dropout, config.contrast)
+        return cydral_network(task.name, input_size, config.dropout, contrast_layer(config))
     inputs, features = backbone(
         input_size,
         config.stem_width,
         config.widths,
         config.blocks_per_stage,
         config.dropout,
-        config.contrast,
+        contrast_layer(config),
     )
     output = layers.Dense(
         1,
@@ -64,7 +64,22 @@ def build_model(task: Task, config: TrainConfig, input_size: int, output_bias: f
     return keras.Model(inputs, output, name=f"{task.name}_cnn")
 
 
-ARCHITECTURE_FIELDS = ("start", "stem_width", "widths", "blocks_per_stage", "contrast")
+def contrast_layer(config: TrainConfig) -> ContrastNormalization | None:
+    """The model's first layer as `config` asks for it: `ContrastNormalization` (of faded faces
+    only, with `contrast_below`), or none."""
+    if not config.contrast:
+        return None
+    return ContrastNormalization(below=config.contrast_below or None, name="contrast")
+
+
+ARCHITECTURE_FIELDS = (
+    "start",
+    "stem_width",
+    "widths",
+    "blocks_per_stage",
+    "contrast",
+    "contrast_below",
+)
 """The config fields that shape a model (with the input size, from the data)."""
 
 
@@ -79,9 +94,9 @@ def grow(
     `source` (built from `source_config`) computes: every layer the two share takes `source`'s
     weights, and each added residual block starts as the identity (its last batch norm scales
     by zero; the block's input is a ReLU output, so the block passes it through unchanged).
-    Widths and the start must stay the same. `config.contrast` may differ: the contrast
-    normalisation has no weights, and adding it changes the answers much only for faces of
-    unusual contrast (faded, dark)."""
+    Widths and the start must stay the same. `config.contrast` and `contrast_below` may
+    differ: the contrast normalisation has no weights, and adding it changes the answers much
+    only for faces of unusual contrast (faded, dark)."""
     same_shape = (config.start, config.stem_width, tuple(config.widths)) == (
         source_config.start,
         source_config.stem_width,

@@ -32,7 +32,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from model.blocks import model_input
+from model.blocks import ContrastNormalization, model_input
 
 CYDRAL_INPUT_SIDE = {"age": 64, "gender": 32}
 """The face side each network was trained on."""
@@ -75,10 +75,10 @@ def _attributes(node) -> dict:
 
 
 def _rebuild(
-    task: str, input_size: int, dropout: float, contrast: bool = False
+    task: str, input_size: int, dropout: float, contrast: ContrastNormalization | None = None
 ) -> tuple[keras.KerasTensor, keras.KerasTensor, dict]:
     """The network up to its last logits, as Keras layers over (input_size, input_size, 3)
-    faces, their contrast first normalised with `contrast` (`model.blocks.model_input`):
+    faces, first through the `contrast` layer if any (`model.blocks.model_input`):
     (inputs, the logits' input, weights per layer name, "logits" included)."""
     side = CYDRAL_INPUT_SIDE[task]
     if input_size % side:
@@ -172,12 +172,15 @@ def cydral_probabilities(task: str) -> keras.Model:
 
 
 def cydral_network(
-    task: str, input_size: int, dropout: float = 0.0, contrast: bool = False
+    task: str,
+    input_size: int,
+    dropout: float = 0.0,
+    contrast: ContrastNormalization | None = None,
 ) -> keras.Model:
     """An uncompiled CNN for `task` ("age" or "gender") that starts as Cydral's network:
     (B, S, S, 3) pixels in [0, 255] -> (B, 1), the expected age or the probability of female.
     `input_size` is the network's side or a multiple of it (the faces are averaged down);
-    `contrast` puts `model.blocks.ContrastNormalization` before it."""
+    `contrast` (a `model.blocks.ContrastNormalization`) goes before it."""
     inputs, features, weights = _rebuild(task, input_size, dropout, contrast)
     kernel, bias = weights.pop("logits")
     if task == "age":

@@ -202,11 +202,11 @@ def test_occlusion_with_the_whole_face_covered_is_the_change_of_the_mirrored_est
     np.testing.assert_allclose(heat, expected, rtol=1e-4, atol=1e-5)
 
 
-def _responsive(task: str, seed: int, contrast: bool = False) -> keras.Model:
+def _responsive(task: str, seed: int, **architecture) -> keras.Model:
     """A tiny network whose output moves by years (or tens of points) between faces: its
     untrained head is scaled up, so completeness is tested on differences that matter."""
     keras.utils.set_random_seed(seed)
-    config = TrainConfig(stem_width=8, widths=(8, 16, 16), contrast=contrast)
+    config = TrainConfig(stem_width=8, widths=(8, 16, 16), **architecture)
     model = build_model(TASKS[task], config, 32, 30.0 if task == "age" else 0.0)
     head = model.get_layer(task)
     kernel, bias = head.get_weights()
@@ -221,16 +221,23 @@ years or points (the rest is the midpoint rule's error, which shrinks with more 
 
 
 @pytest.mark.parametrize(
-    ("baseline", "contrast"), [("black", False), ("blurred", False), ("black", True)]
+    ("baseline", "architecture"),
+    [
+        ("black", {}),
+        ("blurred", {}),
+        ("black", {"contrast": True}),
+        ("black", {"contrast": True, "contrast_below": 33.0}),
+    ],
+    ids=["black", "blurred", "black-contrast", "black-faded-contrast"],
 )
 @pytest.mark.parametrize("task", ["age", "gender"])
 @pytest.mark.parametrize("seed", [0, 2])
 def test_integrated_gradients_add_up_to_the_difference_of_the_outputs(
-    task, baseline, contrast, seed
+    task, baseline, architecture, seed
 ):
     """Also through the contrast normalisation (`model.blocks.ContrastNormalization`), whose
-    soft scale keeps the path from a black image smooth."""
-    model = _responsive(task, seed, contrast)
+    soft scale and soft gate keep the path from a black image smooth."""
+    model = _responsive(task, seed, **architecture)
     explainer = Explainer(model, task)
     faces = np.stack([np.asarray(draw_face(200, seed=s).resize((32, 32))) for s in range(3)])
     attributions, outputs, references = explainer.integrated_gradients(

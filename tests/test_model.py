@@ -355,10 +355,33 @@ def test_contrast_normalisation_gives_faded_and_dark_faces_back_their_contrast()
     np.testing.assert_allclose(black, layer.centre)
 
 
-def test_a_model_grown_with_contrast_normalisation_keeps_its_weights(tmp_path):
+def test_contrast_normalisation_of_faded_faces_only_leaves_clean_faces_as_they_are():
+    layer = ContrastNormalization(below=33.0)
+    face = np.asarray(draw_face(64, seed=3), np.float64)
+    faces = np.clip(
+        [
+            _with_contrast(face, 115, 52),
+            _with_contrast(face, 145, 60),
+            _with_contrast(face, 170, 20),
+        ],
+        0,
+        255,
+    ).astype("float32")  # a clean chip, a bright one, a faded one
+    out = keras.ops.convert_to_numpy(layer(faces))
+    np.testing.assert_allclose(out[:2], faces[:2], atol=1.0)
+    everything = keras.ops.convert_to_numpy(ContrastNormalization()(faces[1:2]))
+    assert np.abs(everything[0] - faces[1]).mean() > 15  # where the ungated layer darkens it
+    spread = _luminance(out[2]).std()
+    assert spread > 2 * 20 * 0.85  # a faded face gets most of its contrast back, as ungated
+    np.testing.assert_allclose(_luminance(out[2]).mean(), layer.centre, atol=3.0)
+
+
+@pytest.mark.parametrize("below", [0.0, 33.0])
+def test_a_model_grown_with_contrast_normalisation_keeps_its_weights(tmp_path, below):
     source = _trained_tiny_age_model()
-    normalised = grow(source, TINY, TASKS["age"], replace(TINY, contrast=True), 32)
-    assert normalised.get_layer("contrast")
+    target = replace(TINY, contrast=True, contrast_below=below)
+    normalised = grow(source, TINY, TASKS["age"], target, 32)
+    assert normalised.get_layer("contrast").below == (below or None)
     for a, b in zip(normalised.get_weights(), source.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     faces = np.random.default_rng(2).uniform(40, 200, (4, 32, 32, 3)).astype("float32")
