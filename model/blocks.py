@@ -26,9 +26,9 @@ class ContrastNormalization(layers.Layer):
     black image becomes an even grey. The scale is soft (`softness`) so that the output
     changes smoothly along integrated gradients' path from a black image to the face.
 
-    With `below`, only faded faces are normalised: a face whose luminance std is under `below`
-    fully, one above it less and less (the share falls as a sigmoid, `gate_width` wide), so a
-    clean chip passes almost unchanged, its brightness included."""
+    With `below`, only faded faces are normalised: a face gets the share
+    ``sigmoid((below - std) / gate_width)`` of the change, near 1 well under `below` and near 0
+    well above it, so a clean chip passes almost unchanged, its brightness included."""
 
     def __init__(
         self, centre=115.0, spread=52.0, softness=20.0, below=None, gate_width=4.0, **kwargs
