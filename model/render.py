@@ -34,6 +34,7 @@ would otherwise wash out the rest); stronger pixels are drawn at full colour."""
 DISPLAY_SIZE = 256
 SLIDE_SIZE = (1920, 1080)
 FONT = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+BLANK_MAP = "blank: this method marks nothing on this face"
 
 
 def _upscale(image: np.ndarray, size: int) -> np.ndarray:
@@ -129,16 +130,20 @@ def bar_labels(heat: np.ndarray) -> list[tuple[str, str, str]]:
     """The colour bar's words, row by row, each row (left end, middle, right end): the values
     at the bar's ends, what the ends mean, and what a value is in which units, e.g.
     ``[("−3.2", "0", "+3.2"), ("← younger", "", "older →"),
-    ("", "age change when covered (years)", "")]``."""
+    ("", "age change when covered (years)", "")]``. A map that is zero everywhere says so
+    instead of what a value is (Grad-CAM gives one where no region raises the score)."""
+    blank = not np.any(np.asarray(heat))
     if is_signed(heat):
         scale = display_scale(heat)
         low, high = heat.ends
+        if blank:
+            return [("", "0", ""), (f"← {low}", "", f"{high} →"), ("", BLANK_MAP, "")]
         return [
             (_number(-scale), "0", _number(scale)),
             (f"← {low}", "", f"{high} →"),
             ("", f"{heat.meaning} ({heat.units})", ""),
         ]
-    meaning = getattr(heat, "meaning", "relative importance")
+    meaning = BLANK_MAP if blank else getattr(heat, "meaning", "relative importance")
     return [("0", "", "1"), ("← low", "", "high →"), ("", meaning, "")]
 
 

@@ -10,6 +10,7 @@ from PIL import Image
 
 from model.explain import AttributionMap
 from model.render import (
+    BLANK_MAP,
     annotate,
     bar_labels,
     colour_bar,
@@ -78,6 +79,15 @@ def test_the_colour_bar_says_the_units_and_what_each_end_means():
     assert row[128].min() > 240
     picture = map_picture(FACE, SIGNED, 0.7, size=256)
     assert picture.shape == (256 + bar.shape[0], 256, 3)
+
+
+def test_a_blank_map_says_so_and_leaves_the_face_clear():
+    for blank in (HEAT * 0, SIGNED * 0):
+        assert bar_labels(blank)[-1] == ("", BLANK_MAP, "")
+        assert np.array_equal(overlay(FACE, blank, 0.7, size=64), FACE)
+    assert bar_labels(HEAT * 0)[0] == ("0", "", "1")
+    assert bar_labels(SIGNED * 0)[0] == ("", "0", "")
+    assert BLANK_MAP not in str(bar_labels(HEAT)) + str(bar_labels(SIGNED))
 
 
 def test_opacity_outside_zero_to_one_is_refused():
