@@ -15,6 +15,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from model.predictor import Predictor
+from model.render import BLANK_MAP
 from testkit.hostile import face_photo
 from testkit.serving import chromium, run_in_page, save_screenshot, static_server
 from testkit.synthetic import grainy_face_photo, noise_image
@@ -199,6 +200,33 @@ def _requests(browser) -> list[dict]:
         if message["method"] == "Network.requestWillBeSent":
             requests.append(message["params"]["request"])
     return requests
+
+
+def test_the_page_says_when_a_map_is_blank(page, site, predictors):
+    """The cropped age model's CAM of the drawn face is zero everywhere (no region raises the
+    age): the page's map says so, as Python's colour bar does, and the other maps do not."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ready
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    photo = site / "test_photos" / "drawn_1280x960.png"
+    face = predictors["cropped"].predict(photo).faces[0]
+    python_maps = predictors["cropped"].explain(face, "cam")
+    blank = {task: not np.any(python_maps[task]) for task in ("age", "gender")}
+    assert blank["age"], "the case this test is for: the drawn face's age CAM is blank"
+    browser, url = page
+    browser.get(url)
+    wait = WebDriverWait(browser, TIMEOUT)
+    state = "return document.body.dataset.state"
+    wait.until(lambda driver: driver.execute_script(state) == "ready")
+    browser.find_element(By.CSS_SELECTOR, "input[type=file]").send_keys(str(photo))
+    wait.until(ready.presence_of_all_elements_located((By.CSS_SELECTOR, "[data-face-index]")))
+    browser.find_elements(By.CSS_SELECTOR, "[data-face-index]")[0].click()
+    for task in ("age", "gender"):
+        drawn = f"canvas[data-task={task}][data-method=cam][data-ready=true]"
+        canvas = wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, drawn)))
+        label = canvas.get_attribute("aria-label")
+        assert (BLANK_MAP in label) == blank[task], f"{task}: {label}"
 
 
 def test_using_the_page_sends_no_photo_anywhere(page, site):

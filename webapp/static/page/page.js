@@ -19,6 +19,7 @@ const LIVE_SIDE = 320; // webapp.live.DETECT_SIDE
 const PHOTO_MIN_SIDE = 800; // the photo canvas is drawn at least this large, so labels stay sharp
 const PHOTO_MAX_SIDE = 1600;
 const BOX_COLOUR = "rgb(255, 200, 0)"; // model.render.annotate
+const BLANK_MAP = "blank: this method marks nothing on this face"; // model.render.BLANK_MAP
 const SELECTED_COLOUR = "#1d4ed8";
 
 const $ = (selector, root = document) => root.querySelector(selector);
@@ -652,8 +653,10 @@ function drawMap(method, task, map, input) {
   canvas.dataset.ready = "true";
   const bar = $(`.colour-bar[data-task="${task}"][data-method="${method}"]`);
   drawColourBar(bar, map, state.opacity);
-  const [low, , high] = barLabels(map)[0];
-  const kind = map.signed ? `${map.meaning}, ${low} to ${high} ${map.units}` : "relative importance";
+  const rows = barLabels(map);
+  const [low, , high] = rows[0];
+  let kind = map.signed ? `${map.meaning}, ${low} to ${high} ${map.units}` : "relative importance";
+  if (rows[2][1] === BLANK_MAP) kind = BLANK_MAP;
   const label = $(`article.method[data-method="${method}"] .method-label`).textContent;
   canvas.setAttribute("aria-label", `${label} map of the ${task} model over the face (${kind})`);
 }
@@ -838,19 +841,20 @@ function barNumber(value) {
 
 /** render.bar_labels: rows of (left end, middle, right end). */
 function barLabels(map) {
+  const blank = !map.values.some((value) => value !== 0);
   if (map.signed) {
     const scale = displayScale(map);
     const [low, high] = map.ends;
     return [
-      [barNumber(-scale), "0", barNumber(scale)],
+      blank ? ["", "0", ""] : [barNumber(-scale), "0", barNumber(scale)],
       [`← ${low}`, "", `${high} →`],
-      ["", `${map.meaning} (${map.units})`, ""],
+      ["", blank ? BLANK_MAP : `${map.meaning} (${map.units})`, ""],
     ];
   }
   return [
     ["0", "", "1"],
     ["← low", "", "high →"],
-    ["", map.meaning || "relative importance", ""],
+    ["", blank ? BLANK_MAP : map.meaning || "relative importance", ""],
   ];
 }
 
