@@ -134,10 +134,10 @@ def bar_labels(heat: np.ndarray) -> list[tuple[str, str, str]]:
     instead of what a value is (Grad-CAM gives one where no region raises the score)."""
     blank = not np.any(np.asarray(heat))
     if is_signed(heat):
-        scale = display_scale(heat)
         low, high = heat.ends
         if blank:
             return [("", "0", ""), (f"← {low}", "", f"{high} →"), ("", BLANK_MAP, "")]
+        scale = display_scale(heat)
         return [
             (_number(-scale), "0", _number(scale)),
             (f"← {low}", "", f"{high} →"),

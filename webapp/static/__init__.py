@@ -22,7 +22,7 @@ import numpy as np
 
 from faces.mtcnn_onnx import NETWORK_INPUTS, NETWORKS_DIR, network_file
 from model.config import EXPORT_DIR, WEIGHTS_DIR
-from model.render import COLORMAP, DIVERGING_COLORMAP, SIGNED_PERCENTILE
+from model.render import BLANK_MAP, COLORMAP, DIVERGING_COLORMAP, SIGNED_PERCENTILE
 
 HERE = Path(__file__).resolve().parent
 PAGE = HERE / "page"
@@ -58,7 +58,8 @@ def runtime_folder() -> Path:
 
 
 def colour_scales(size: int = 256) -> dict:
-    """The server's colour maps (model.render) as lookup tables of `size` RGB colours."""
+    """The server's colour maps (model.render) as lookup tables of `size` RGB colours, with
+    the rest of what its colour bars need."""
     positions = np.linspace(0.0, 1.0, size)
 
     def table(name: str) -> list[list[int]]:
@@ -69,6 +70,7 @@ def colour_scales(size: int = 256) -> dict:
         "relative": table(COLORMAP),
         "signed": table(DIVERGING_COLORMAP),
         "signed_percentile": SIGNED_PERCENTILE,
+        "blank_map": BLANK_MAP,
     }
 
 

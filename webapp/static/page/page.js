@@ -19,7 +19,6 @@ const LIVE_SIDE = 320; // webapp.live.DETECT_SIDE
 const PHOTO_MIN_SIDE = 800; // the photo canvas is drawn at least this large, so labels stay sharp
 const PHOTO_MAX_SIDE = 1600;
 const BOX_COLOUR = "rgb(255, 200, 0)"; // model.render.annotate
-const BLANK_MAP = "blank: this method marks nothing on this face"; // model.render.BLANK_MAP
 const SELECTED_COLOUR = "#1d4ed8";
 
 const $ = (selector, root = document) => root.querySelector(selector);
@@ -653,10 +652,9 @@ function drawMap(method, task, map, input) {
   canvas.dataset.ready = "true";
   const bar = $(`.colour-bar[data-task="${task}"][data-method="${method}"]`);
   drawColourBar(bar, map, state.opacity);
-  const rows = barLabels(map);
-  const [low, , high] = rows[0];
+  const [low, , high] = barLabels(map)[0];
   let kind = map.signed ? `${map.meaning}, ${low} to ${high} ${map.units}` : "relative importance";
-  if (rows[2][1] === BLANK_MAP) kind = BLANK_MAP;
+  if (isBlank(map)) kind = state.scales.blank_map;
   const label = $(`article.method[data-method="${method}"] .method-label`).textContent;
   canvas.setAttribute("aria-label", `${label} map of the ${task} model over the face (${kind})`);
 }
@@ -839,22 +837,28 @@ function barNumber(value) {
   return (value > 0 ? "+" : value < 0 ? "−" : "") + text;
 }
 
+/** A map that is zero everywhere (Grad-CAM's where no region raises the score). */
+function isBlank(map) {
+  return !map.values.some((value) => value !== 0);
+}
+
 /** render.bar_labels: rows of (left end, middle, right end). */
 function barLabels(map) {
-  const blank = !map.values.some((value) => value !== 0);
+  const blank = isBlank(map);
   if (map.signed) {
-    const scale = displayScale(map);
     const [low, high] = map.ends;
+    if (blank) return [["", "0", ""], [`← ${low}`, "", `${high} →`], ["", state.scales.blank_map, ""]];
+    const scale = displayScale(map);
     return [
-      blank ? ["", "0", ""] : [barNumber(-scale), "0", barNumber(scale)],
+      [barNumber(-scale), "0", barNumber(scale)],
       [`← ${low}`, "", `${high} →`],
-      ["", blank ? BLANK_MAP : `${map.meaning} (${map.units})`, ""],
+      ["", `${map.meaning} (${map.units})`, ""],
     ];
   }
   return [
     ["0", "", "1"],
     ["← low", "", "high →"],
-    ["", blank ? BLANK_MAP : map.meaning || "relative importance", ""],
+    ["", blank ? state.scales.blank_map : map.meaning || "relative importance", ""],
   ];
 }
 
