@@ -43,7 +43,8 @@ LabelledPhoto = tuple[str, bytes, int, int, int]
 
 
 def _from_prepared(folder: Path, variant: str, split: str, weights: Path) -> dict:
-    """Labels and predictions of a prepared split (its cached, aligned model inputs)."""
+    """Labels and predictions of a prepared split (its cached, aligned model inputs); the
+    shown ages where the variant is calibrated."""
     data = load_split(folder, variant, split)
     predictions = {
         f"predicted_{task}": predict_outputs(
@@ -51,6 +52,9 @@ def _from_prepared(folder: Path, variant: str, split: str, weights: Path) -> dic
         )
         for task in ("age", "gender")
     }
+    calibration = _calibration(variant, weights)
+    if calibration is not None:
+        predictions["predicted_age"] = calibration.age(predictions["predicted_age"])
     labels = {"ages": data.ages, "genders": data.genders, "races": data.races}
     return {**labels, **predictions, "notes": {"source": str(folder), "split": split}}
 
@@ -112,9 +116,13 @@ def labelled_photos(folder: str | Path, labels: str | Path) -> Iterator[Labelled
         yield str(row.filename), data, int(row.age), gender, UNKNOWN
 
 
+def _calibration(variant: str, weights: Path) -> AgeCalibration | None:
+    path = weights / variant / CALIBRATION_FILE
+    return AgeCalibration.load(path) if path.is_file() else None
+
+
 def _metrics(variant: str, found: dict, weights: Path, max_age: int | None) -> dict:
-    calibration_path = weights / variant / CALIBRATION_FILE
-    calibration = AgeCalibration.load(calibration_path) if calibration_path.is_file() else None
+    calibration = _calibration(variant, weights)
     ages = np.asarray(found["ages"])
     keep = ages >= 0 if max_age is None else (ages >= 0) & (ages <= max_age)
     metrics = evaluate_predictions(

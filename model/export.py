@@ -260,15 +260,19 @@ def export(out: Path, weights: Path = WEIGHTS_DIR) -> dict:
 
 
 def stale_exports(out: Path = WEIGHTS_DIR / EXPORT_DIR, weights: Path = WEIGHTS_DIR) -> list[str]:
-    """The shipped Keras models whose export in `out` came from another file (or is missing)."""
+    """The shipped Keras models whose export in `out` came from another file (or is missing),
+    and the calibrations that the manifest has otherwise than the weights folder."""
     content = json.loads((out / EXPORT_MANIFEST).read_text())
     stale = []
     for variant in VARIANTS:
+        exported = content["variants"][variant]
         for task in TASKS:
-            entry = content["variants"][variant]["models"][task]
+            entry = exported["models"][task]
             current = sha256(ModelFiles(weights / variant, task).model)
             if entry["source_sha256"] != current or not (out / entry["file"]).is_file():
                 stale.append(f"{variant}/{task}")
+        if exported["calibration"] != asdict(shipped.calibration(variant, weights)):
+            stale.append(f"{variant}/calibration")
     return stale
 
 

@@ -212,12 +212,15 @@ class Predictor:
             return self._keras[task]
 
     def predict_faces(self, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(ages (N,), probabilities of female (N,)) for uint8 faces (N, S, S, 3): through
-        onnxruntime where the weights folder has a fresh export, else through Keras."""
+        """(shown ages (N,), probabilities of female (N,)) for uint8 faces (N, S, S, 3):
+        through onnxruntime where the weights folder has a fresh export, else through Keras."""
         if self.exported:
-            return tuple(self.exported[task].outputs(faces) for task in TASK_NAMES)
-        with self._lock:
-            return predict_outputs(self.age_model, faces), predict_outputs(self.gender_model, faces)
+            answers, female = (self.exported[task].outputs(faces) for task in TASK_NAMES)
+        else:
+            with self._lock:
+                answers = predict_outputs(self.age_model, faces)
+                female = predict_outputs(self.gender_model, faces)
+        return self.calibration.age(answers), female
 
     def face_input(self, image: Image.Image, face: Face) -> np.ndarray:
         """The model input of one face of a photo: aligned to the chip template, then framed

@@ -7,7 +7,8 @@ First, ``data``: the prepared folder's report, copied beside the weights (``data
 what the dashboard and the demo's About tab show of the training data). Then, in order, for each
 variant (both unless ``--variant``):
 
-1. ``calibration``: the age margins on the validation split (``calibration.json``);
+1. ``calibration``: the map from the age network's answer to the shown age, and the age
+   margins, on the validation split (``calibration.json``);
 2. ``metrics``: the evaluation of each split of the prepared folder (``metrics.json`` for test,
    ``metrics_val.json``, ``metrics_train.json``);
 3. ``wild``: the evaluation on the wild set (``data_prep wild``), through the Predictor
@@ -15,9 +16,9 @@ variant (both unless ``--variant``):
 4. ``maps``: the average Grad-CAM maps and the methods' sanity check (``average_maps/``,
    ``sanity.json``);
 5. ``export`` (without ``--variant``): the ONNX export of every shipped model with its
-   manifest, which carries the margins, verdicts and metrics (``onnx/``, `model.export`).
+   manifest, which carries the calibration, verdicts and metrics (``onnx/``, `model.export`).
 
-A changed gender model leaves the margins as they are: ``--steps metrics wild maps export``.
+A changed gender model leaves the calibration as it is: ``--steps metrics wild maps export``.
 ``--data`` must be the prepared folder the models learnt from: its report and splits are theirs.
 """
 

@@ -42,7 +42,7 @@ def faces() -> np.ndarray:
 
 
 def test_every_shipped_model_has_a_fresh_export():
-    assert stale_exports() == [], "a shipped model changed: run python -m model.export"
+    assert stale_exports() == [], "a shipped model or calibration changed: python -m model.export"
 
 
 @pytest.mark.parametrize("variant", ["full", "cropped"])

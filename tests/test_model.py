@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from model.blocks import ContrastNormalization
-from model.calibration import AgeCalibration, fit_calibration
+from model.calibration import AgeCalibration, fit_age_map, fit_calibration
 from model.config import CALIBRATION_FILE, ModelFiles, TrainConfig
 from model.evaluate import evaluate
 from model.evaluate import main as evaluate_main
@@ -116,13 +116,58 @@ def test_conformal_intervals_cover_fresh_residuals_at_nominal_rates(tmp_path):
     calibration.save(tmp_path / "calibration.json")
     loaded = AgeCalibration.load(tmp_path / "calibration.json")
     for level in (0.8, 0.9):
-        assert loaded.coverage(predicted[4000:], true[4000:], level) == pytest.approx(
-            level, abs=0.02
-        )
+        shown = loaded.age(predicted[4000:])
+        assert loaded.coverage(shown, true[4000:], level) == pytest.approx(level, abs=0.02)
     young_low, young_high = loaded.interval([5.0], 0.9)
     old_low, old_high = loaded.interval([70.0], 0.9)
     assert (young_high - young_low)[0] < (old_high - old_low)[0]
     assert (young_low >= 0).all()
+
+
+def test_the_shown_age_undoes_the_pull_towards_the_mean():
+    rng = np.random.default_rng(1)
+    true = rng.uniform(1, 80, 8000)
+    answers = 35 + 0.7 * (true - 35) + rng.normal(0, 4, true.size)  # crowded to the middle
+    calibration = fit_calibration(answers[:4000], true[:4000])
+    shown = calibration.age(answers[4000:])
+    fresh = true[4000:]
+    children, old = fresh <= 12, fresh >= 65
+    assert np.mean(answers[4000:][children] - fresh[children]) > 5
+    assert abs(np.mean(shown[children] - fresh[children])) < 1.5
+    assert np.mean(answers[4000:][old] - fresh[old]) < -5
+    assert abs(np.mean(shown[old] - fresh[old])) < 1.5
+    assert np.all(np.diff(calibration.age(np.linspace(-5, 100, 500))) >= 0)
+    for level in (0.8, 0.9):
+        assert calibration.coverage(shown, fresh, level) == pytest.approx(level, abs=0.03)
+
+
+def test_tied_answers_become_one_knot_of_the_age_map():
+    answers = np.r_[np.zeros(300), np.linspace(1, 60, 700)]  # a ReLU's zeros tie
+    true = np.r_[np.linspace(1, 3, 300), np.linspace(4, 70, 700)]
+    knots, ages = fit_age_map(answers, true)
+    assert np.all(np.diff(knots) > 0) and np.all(np.diff(ages) > 0)
+    assert knots[0] == 0 and 1 < ages[0] < 3
+    assert AgeCalibration([0.0, 1000.0], {}, {}, [], knots, ages).age([0.0])[0] == ages[0]
+
+
+def test_whole_year_labels_give_an_age_map_without_steps():
+    rng = np.random.default_rng(2)
+    true = np.clip(np.round(rng.gamma(4, 8, 4000)), 1, 80)  # whole years, crowded in the 20s
+    answers = 35 + 0.7 * (true - 35) + rng.normal(0, 4, true.size)
+    knots, ages = fit_age_map(answers, true)
+    assert len(knots) == 51
+    assert np.all(np.diff(ages) > 0), "a range of answers would all be shown as one age"
+
+
+def test_a_calibration_saved_without_an_age_map_shows_the_answer(tmp_path):
+    path = tmp_path / "calibration.json"
+    path.write_text(
+        '{"edges": [0.0, 1000.0], "lower": {"0.8": [-3.0]}, "upper": {"0.8": [4.0]}, '
+        '"counts": [10]}'
+    )
+    calibration = AgeCalibration.load(path)
+    assert calibration.age([7.5, 40.0]).tolist() == [7.5, 40.0]
+    assert calibration.interval([7.5], 0.8)[1][0] == 11.5
 
 
 def test_calibration_with_few_residuals_uses_one_bin():

@@ -93,7 +93,7 @@ def build(out: str | Path, exports: Path = WEIGHTS_DIR / EXPORT_DIR) -> Path:
     stale = stale_exports(exports)
     if stale:
         raise BuildError(
-            f"the ONNX export of {', '.join(stale)} is older than the shipped model: "
+            f"the export of {', '.join(stale)} is older than the shipped weights: "
             "run python -m model.export"
         )
     out = Path(out)

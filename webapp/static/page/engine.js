@@ -132,9 +132,10 @@ class Engine {
       message = this.manifest.whole_picture_message;
     }
     const views = this.manifest.views;
-    const ages = await this.outputs(variant, "age", inputs, views);
+    const answers = await this.outputs(variant, "age", inputs, views);
     const female = await this.outputs(variant, "gender", inputs, views);
     const calibration = this.manifest.variants[variant].calibration;
+    const ages = answers.map((answer) => shownAge(calibration, answer));
     const scale = photo.width / image.width;
     const described = boxes.map((box, i) => {
       const [low80, high80] = interval(calibration, ages[i], 0.8);
@@ -381,7 +382,20 @@ function patchStarts(size, patch, stride) {
   return starts;
 }
 
-/** model.calibration.AgeCalibration.interval for one predicted age. */
+/** model.calibration.AgeCalibration.age for one answer of the age network (np.interp). */
+function shownAge(calibration, answer) {
+  const knots = calibration.network_quantiles;
+  const ages = calibration.label_quantiles;
+  if (!knots.length) return answer;
+  if (answer <= knots[0]) return ages[0];
+  const last = knots.length - 1;
+  if (answer >= knots[last]) return ages[last];
+  const right = knots.findIndex((knot) => knot > answer);
+  const share = (answer - knots[right - 1]) / (knots[right] - knots[right - 1]);
+  return ages[right - 1] + share * (ages[right] - ages[right - 1]);
+}
+
+/** model.calibration.AgeCalibration.interval for one shown age. */
 function interval(calibration, age, level) {
   const { edges } = calibration;
   const below = edges.filter((edge) => edge <= age).length; // searchsorted(side="right")
