@@ -248,8 +248,13 @@ tight crop, forehead to chin. Only when no face is found does the full-image mod
 best guess at one (the most face-like region the detector rejected) or the whole picture, and it
 says so.
 
+**The age.** A network trained on the squared error answers the average age of faces that look
+alike, so its answers crowd towards the middle ages: children come out older, the old younger.
+The age shown is the network's answer mapped onto the spread of the true ages of held-out
+validation faces, which undoes most of that pull.
+
 **The margin.** The interval after the age is calibrated on held-out faces (split-conformal,
-per predicted-age range): for 80% of test faces with a similar prediction, the true age fell
+per range of the shown age): for 80% of test faces with a similar age shown, the true age fell
 inside it. It is wider for older people, whose age is harder to read.
 
 **Known limits.** Errors are largest for the elderly, who tend to be estimated years too young,
