@@ -10,15 +10,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from model import sanity
+from model import sanity, shipped
 from model.explain import METHODS
 from model.predictor import Predictor
 from testkit.hostile import encode, face_photo
 from testkit.serving import chromium, free_port, save_screenshot, wait_for_url
 from testkit.synthetic import noise_image
-from webapp import dashboard
+from webapp import dashboard, figures
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -104,6 +105,19 @@ def test_models_and_data_views_read_the_shipped_record():
     assert rows[0]["images"] > rows[2]["images"] > 2000
     assert len(dashboard.models_view("full")) >= 6
     assert "usable images" in _text(dashboard._data_tab())
+
+
+@pytest.mark.parametrize("variant", ["full", "cropped"])
+def test_the_models_view_plots_how_far_the_shown_age_moves_each_answer(variant):
+    calibration = shipped.calibration(variant)
+    figure = figures.shown_age_map(variant)
+    answers, moved = np.array(figure.data[0].x), np.array(figure.data[0].y)
+    knots = np.isin(answers, calibration.network_quantiles)
+    expected = np.array(calibration.label_quantiles) - np.array(calibration.network_quantiles)
+    assert np.allclose(moved[knots], expected)
+    assert (moved[(answers > 5) & (answers < 20)] < 0).all(), "children are shown younger"
+    shown = [getattr(part, "figure", None) for part in dashboard.models_view(variant)]
+    assert figure.layout.title.text in [f.layout.title.text for f in shown if f is not None]
 
 
 @pytest.mark.slow

@@ -195,6 +195,7 @@ def models_view(variant: str) -> list:
                 dbc.Col(dcc.Graph(figure=figures.confusion_matrix(variant)), lg=5),
             ]
         ),
+        dcc.Graph(figure=figures.shown_age_map(variant)),
         dcc.Graph(figure=figures.interval_coverage(variant)),
         html.H5("Per group (test split)"),
         dash_table.DataTable(

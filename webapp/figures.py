@@ -2,7 +2,7 @@
 dashboard: training curves, test-split evaluation and data-set distributions.
 
 Every function reads what ``model.shipped`` gives (histories, run info, metrics.json, the data
-report); none computes a prediction.
+report, the calibration); none computes a prediction.
 """
 
 from __future__ import annotations
@@ -153,6 +153,31 @@ def predicted_against_true(variant: str) -> go.Figure:
         yaxis_title="predicted age",
         template=TEMPLATE,
         height=380,
+    )
+    return figure
+
+
+def shown_age_map(variant: str) -> go.Figure:
+    """How many years the shown age differs from the age network's answer, for each answer
+    (the calibration's quantile map): what undoes the network's pull towards the middle ages."""
+    calibration = shipped.calibration(variant)
+    answers = sorted({0.0, *calibration.network_quantiles, 90.0})
+    figure = go.Figure(
+        go.Scatter(
+            x=answers,
+            y=calibration.age(answers) - answers,
+            mode="lines",
+            line={"color": VARIANT_COLOURS[variant]},
+            hovertemplate="answer %{x:.1f}: shown %{y:+.1f} years<extra></extra>",
+        )
+    )
+    figure.add_hline(y=0, line={"color": "gray", "dash": "dot"})
+    figure.update_layout(
+        title=f"From the network's answer to the age shown ({variant}): below 0, shown younger",
+        xaxis_title="the age network's answer (years)",
+        yaxis_title="shown age minus the answer (years)",
+        template=TEMPLATE,
+        height=340,
     )
     return figure
 
