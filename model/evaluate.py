@@ -42,7 +42,9 @@ LabelledPhoto = tuple[str, bytes, int, int, int]
 """(file name, encoded photo, age, gender, race); labels -1 where unknown."""
 
 
-def _from_prepared(folder: Path, variant: str, split: str, weights: Path) -> dict:
+def _from_prepared(
+    folder: Path, variant: str, split: str, weights: Path, calibration: AgeCalibration | None
+) -> dict:
     """Labels and predictions of a prepared split (its cached, aligned model inputs); the
     shown ages where the variant is calibrated."""
     data = load_split(folder, variant, split)
@@ -52,7 +54,6 @@ def _from_prepared(folder: Path, variant: str, split: str, weights: Path) -> dic
         )
         for task in ("age", "gender")
     }
-    calibration = _calibration(variant, weights)
     if calibration is not None:
         predictions["predicted_age"] = calibration.age(predictions["predicted_age"])
     labels = {"ages": data.ages, "genders": data.genders, "races": data.races}
@@ -121,8 +122,9 @@ def _calibration(variant: str, weights: Path) -> AgeCalibration | None:
     return AgeCalibration.load(path) if path.is_file() else None
 
 
-def _metrics(variant: str, found: dict, weights: Path, max_age: int | None) -> dict:
-    calibration = _calibration(variant, weights)
+def _metrics(
+    variant: str, found: dict, calibration: AgeCalibration | None, max_age: int | None
+) -> dict:
     ages = np.asarray(found["ages"])
     keep = ages >= 0 if max_age is None else (ages >= 0) & (ages <= max_age)
     metrics = evaluate_predictions(
@@ -147,11 +149,14 @@ def evaluate(
     a prepared folder, or on every UTKFace-named image of a folder or archive."""
     data, weights = Path(data), Path(weights)
     if (data / MANIFEST).is_file():
-        found = _from_prepared(data, variant, split, weights)
+        calibration = _calibration(variant, weights)
+        found = _from_prepared(data, variant, split, weights, calibration)
     else:
-        found = _from_photos(utkface_photos(data), Predictor(variant, weights), count_files(data))
+        predictor = Predictor(variant, weights)
+        calibration = predictor.calibration
+        found = _from_photos(utkface_photos(data), predictor, count_files(data))
         found["notes"]["source"] = str(data)
-    return _metrics(variant, found, weights, max_age)
+    return _metrics(variant, found, calibration, max_age)
 
 
 def evaluate_photos(
@@ -166,7 +171,7 @@ def evaluate_photos(
     predictor = Predictor(variant, weights)
     found = _from_photos(labelled_photos(photos, labels), predictor, total)
     found["notes"].update(source=str(photos), labels=str(labels))
-    return _metrics(variant, found, Path(weights), max_age)
+    return _metrics(variant, found, predictor.calibration, max_age)
 
 
 def main(argv: list[str] | None = None) -> int:
