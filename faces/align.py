@@ -16,6 +16,7 @@ at the template's face box, for training data and user photos alike.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ import numpy as np
 from PIL import Image
 from skimage.transform import SimilarityTransform
 
-from faces.detect import LANDMARK_NAMES, Face, face_crop
+from faces.detect import LANDMARK_NAMES, Face, crop_square, face_crop
 from faces.images import resize_square
 
 CHIP_SIZE = 200
@@ -125,6 +126,20 @@ def align_face(image: Image.Image, face: Face, template: ChipTemplate) -> Image.
         resample=Image.Resampling.BILINEAR,
         fillcolor=OUTSIDE_FILL,
     )
+
+
+def input_spans(face: Face, template: ChipTemplate) -> dict[str, float]:
+    """How many of the photo's pixels each variant's model input spans across (how much
+    detail it can show): ``full`` the whole chip, ``cropped`` the crop; inf for a face without
+    landmarks (the whole picture)."""
+    if face.landmarks is None:
+        return {"full": math.inf, "cropped": math.inf}
+    photo_pixels = 1 / chip_transform(np.asarray(face.landmarks), template).scale
+    left, _, right, _ = crop_square(Face(*template.face_box, confidence=1.0))
+    return {
+        "full": float(template.size * photo_pixels),
+        "cropped": float((right - left) * photo_pixels),
+    }
 
 
 def _shrink_around(

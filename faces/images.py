@@ -137,3 +137,13 @@ def load_image(
 def resize_square(image: Image.Image, size: int) -> np.ndarray:
     """Resize an RGB image to ``size x size`` (aspect not kept); returns uint8 (size, size, 3)."""
     return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR))
+
+
+def seen_at(faces: np.ndarray, side: int) -> np.ndarray:
+    """uint8 faces (N, S, S, 3) as a photo gives them where the model input spans only `side`
+    of its pixels across: each shrunk to ``side x side`` and enlarged back to S (bilinear)."""
+    size = faces.shape[1]
+    return np.stack(
+        [resize_square(Image.fromarray(face).resize((side, side), Image.Resampling.BILINEAR), size)
+         for face in faces]
+    )  # fmt: skip

@@ -76,10 +76,10 @@ def _from_photos(photos: Iterable[LabelledPhoto], predictor: Predictor, total: i
         if result.faces:
             guessed += result.faces[0].framing == FRAMING_GUESS
             face = result.faces[0]
-            rows.append((age, gender, race, face.age, face.probability_female))
+            rows.append((age, gender, race, face.age, face.probability_female, face.input_span))
     if not rows:
         raise ValueError("no photo could be predicted")
-    ages, genders, races, predicted_age, predicted_gender = (
+    ages, genders, races, predicted_age, predicted_gender, spans = (
         np.array(column) for column in zip(*rows, strict=True)
     )
     photos_read = len(rows) + (no_face if predictor.variant == "cropped" else 0)
@@ -93,7 +93,7 @@ def _from_photos(photos: Iterable[LabelledPhoto], predictor: Predictor, total: i
     }
     return {
         "ages": ages, "genders": genders, "races": races, "predicted_age": predicted_age,
-        "predicted_gender": predicted_gender, "notes": notes,
+        "predicted_gender": predicted_gender, "spans": spans, "notes": notes,
     }  # fmt: skip
 
 
@@ -134,6 +134,7 @@ def _metrics(
         np.asarray(found["predicted_age"])[keep],
         np.asarray(found["predicted_gender"])[keep],
         calibration,
+        np.asarray(found.get("spans", np.full(len(ages), np.inf)))[keep],
     )
     return {"variant": variant, "max_age": max_age, **found["notes"], **metrics}
 

@@ -69,11 +69,14 @@ def gender_metrics(true: np.ndarray, probability: np.ndarray, threshold: float =
     }
 
 
-def coverage(calibration: AgeCalibration, true: np.ndarray, predicted: np.ndarray) -> dict:
-    """Share of true ages inside the calibrated interval, and its mean width, per level."""
+def coverage(
+    calibration: AgeCalibration, true: np.ndarray, predicted: np.ndarray, spans=None
+) -> dict:
+    """Share of true ages inside the calibrated interval, and its mean width, per level;
+    `spans` as `AgeCalibration.interval` takes them."""
     result = {}
     for level in LEVELS:
-        low, high = calibration.interval(predicted, level)
+        low, high = calibration.interval(predicted, level, spans)
         inside = (np.asarray(true) >= low) & (np.asarray(true) <= high)
         result[f"{level:g}"] = {
             "coverage": float(np.mean(inside)) if inside.size else None,
@@ -98,7 +101,7 @@ def predicted_by_true_age(true: np.ndarray, predicted: np.ndarray) -> dict[str, 
     return result
 
 
-def _summary(ages, genders, predicted_age, probability, calibration) -> dict:
+def _summary(ages, genders, predicted_age, probability, calibration, spans) -> dict:
     known_gender = genders >= 0
     summary = {
         "n": int(len(ages)),
@@ -106,7 +109,7 @@ def _summary(ages, genders, predicted_age, probability, calibration) -> dict:
         "gender": gender_metrics(genders[known_gender], probability[known_gender]),
     }
     if calibration is not None:
-        summary["age_interval_coverage"] = coverage(calibration, ages, predicted_age)
+        summary["age_interval_coverage"] = coverage(calibration, ages, predicted_age, spans)
     return summary
 
 
@@ -117,14 +120,18 @@ def evaluate_predictions(
     predicted_age: np.ndarray,
     probability_female: np.ndarray,
     calibration: AgeCalibration | None = None,
+    spans: np.ndarray | None = None,
 ) -> dict:
     """All figures overall and broken down by age bucket, gender and race.
 
-    Labels are int arrays (N,) with -1 for unknown; predictions float arrays (N,).
+    Labels are int arrays (N,) with -1 for unknown; predictions float arrays (N,); `spans`:
+    how many photo pixels each face's model input spans (`AgeCalibration.interval`; none: as
+    many as it has).
     """
     ages, genders, races = (np.asarray(a, dtype=int) for a in (ages, genders, races))
     predicted_age = np.asarray(predicted_age, np.float64)
     probability_female = np.asarray(probability_female, np.float64)
+    spans = np.full(len(ages), np.inf) if spans is None else np.asarray(spans, np.float64)
 
     def breakdown(mask_by_label: dict[str, np.ndarray]) -> dict:
         return {
@@ -134,13 +141,14 @@ def evaluate_predictions(
                 predicted_age[mask],
                 probability_female[mask],
                 calibration,
+                spans[mask],
             )
             for label, mask in mask_by_label.items()
             if mask.any()
         }
 
     buckets = age_bucket(ages)
-    result = _summary(ages, genders, predicted_age, probability_female, calibration)
+    result = _summary(ages, genders, predicted_age, probability_female, calibration, spans)
     result["by_age_bucket"] = breakdown(
         {label: buckets == index for index, label in enumerate(AGE_BUCKET_LABELS)}
     )

@@ -15,6 +15,7 @@ one, on the whole picture, and says so; ``cropped`` then has nothing to predict.
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from PIL import Image
 
 from data_prep.dataset import VARIANTS
 from data_prep.split import AGE_BUCKET_LABELS, age_bucket
-from faces.align import TEMPLATE, ChipTemplate, align_face, chip_inputs
+from faces.align import TEMPLATE, ChipTemplate, align_face, chip_inputs, input_spans
 from faces.detect import Face, FaceDetector, scaled_box
 from faces.images import SOURCE_SIZE, ImageInput, load_image, resize_square
 from model import sanity
@@ -89,7 +90,8 @@ class FacePrediction:
     """One face. ``box``: x, y, width, height in pixels of the photo as the user sees it
     (EXIF rotation applied); ages in years; ``detection_confidence``: MTCNN's, None for the
     whole picture; ``framing``: `FRAMING_FACE`, `FRAMING_GUESS` or `FRAMING_WHOLE`; ``face``:
-    the uint8 (S, S, 3) model input."""
+    the uint8 (S, S, 3) model input; ``input_span``: how many of the photo's pixels it spans
+    across (inf for the whole picture): a small face gets wider margins."""
 
     box: tuple[int, int, int, int]
     age: float
@@ -101,6 +103,7 @@ class FacePrediction:
     variant: str
     framing: str
     face: np.ndarray = field(repr=False)
+    input_span: float = math.inf
 
     @property
     def gender(self) -> str:
@@ -246,8 +249,9 @@ class Predictor:
             framing, message = FRAMING_WHOLE, WHOLE_PICTURE_MESSAGE
             faces = [resize_square(image, self.size)]
         ages, female = self.predict_faces(np.stack(faces))
-        low_80, high_80 = self.calibration.interval(ages, 0.8)
-        low_90, high_90 = self.calibration.interval(ages, 0.9)
+        spans = [input_spans(box, self.template)[self.variant] for box in boxes]
+        low_80, high_80 = self.calibration.interval(ages, 0.8, spans)
+        low_90, high_90 = self.calibration.interval(ages, 0.9, spans)
         predictions = [
             FacePrediction(
                 box=scaled_box((box.x, box.y, box.width, box.height), scale, photo_size),
@@ -260,6 +264,7 @@ class Predictor:
                 variant=self.variant,
                 framing=framing,
                 face=faces[i],
+                input_span=spans[i],
             )
             for i, box in enumerate(boxes)
         ]

@@ -141,6 +141,50 @@ def test_the_shown_age_undoes_the_pull_towards_the_mean():
         assert calibration.coverage(shown, fresh, level) == pytest.approx(level, abs=0.03)
 
 
+def test_small_faces_get_the_margins_of_their_size(tmp_path):
+    """A model that reads faces seen at few pixels older and less surely: their own margins
+    keep the coverage on fresh faces that the margins of clear faces lose."""
+    rng = np.random.default_rng(3)
+    true = rng.uniform(1, 80, 12000)
+    clear = true + rng.normal(0, 3, true.size)
+    small = true + 5 + rng.normal(0, 9, true.size)
+    calibration = fit_calibration(
+        clear[:4000], true[:4000], small_answers={20: small[:4000]}, input_size=64
+    )
+    calibration.save(tmp_path / "calibration.json")
+    loaded = AgeCalibration.load(tmp_path / "calibration.json")
+    fresh, shown_small = true[4000:], loaded.age(small[4000:])
+    spans = {"at 20 pixels": 20.0, "below the smallest side": 12.0, "between sides": 40.0}
+    for level in (0.8, 0.9):
+        assert loaded.coverage(shown_small, fresh, level) < level - 0.3
+        for span in spans.values():
+            low, high = loaded.interval(shown_small, level, np.full(fresh.size, span))
+            assert np.mean((fresh >= low) & (fresh <= high)) == pytest.approx(level, abs=0.02)
+        shown_clear = loaded.age(clear[4000:])
+        as_given = loaded.interval(shown_clear, level, np.full(fresh.size, 64.0))
+        assert np.array_equal(as_given, loaded.interval(shown_clear, level))
+    low, high = loaded.interval([30.0, 30.0], 0.8, [np.inf, 20.0])
+    assert high[1] - low[1] > 2 * (high[0] - low[0])
+    assert low[1] < 30 - 5, "margins of small faces reach down: they are read older"
+
+
+def test_a_margin_always_holds_the_age_it_is_given_for():
+    """Where a model reads faces of some size far too old, their interval still holds the
+    shown age (it reaches down from it) instead of lying wholly below it."""
+    rng = np.random.default_rng(4)
+    true = rng.uniform(1, 80, 3000)
+    clear = true + rng.normal(0, 3, true.size)
+    calibration = fit_calibration(
+        clear, true, small_answers={20: true + 20 + rng.normal(0, 1, true.size)}, input_size=64
+    )
+    shown = calibration.age(clear)
+    for spans in (None, np.full(true.size, 20.0)):
+        low, high = calibration.interval(shown, 0.8, spans)
+        assert np.all(low <= shown) and np.all(shown <= high)
+    low, _ = calibration.interval(shown, 0.8, np.full(true.size, 20.0))
+    assert np.all(low[shown > 25] < shown[shown > 25] - 15)
+
+
 def test_tied_answers_become_one_knot_of_the_age_map():
     answers = np.r_[np.zeros(300), np.linspace(1, 60, 700)]  # a ReLU's zeros tie
     true = np.r_[np.linspace(1, 3, 300), np.linspace(4, 70, 700)]

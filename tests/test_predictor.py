@@ -106,6 +106,30 @@ def test_a_tilted_face_anywhere_in_a_photo_is_aligned_as_the_upright_chip(predic
 
 
 @pytest.mark.parametrize("variant", ["full", "cropped"])
+def test_a_face_few_pixels_across_gets_the_wider_margins_of_its_size(variant):
+    """The same face at 200 and at 32 pixels in a photo: its model input spans about as many of
+    the photo's pixels as the face (so 64 or more for the large one), and the small one's
+    margins, fitted on validation faces shrunk to that size, are wider; the whole picture
+    spans all of the photo. (Detection at the demo's size: the tests' detector would not see it.)"""
+    predictor = Predictor(variant, detector=FaceDetector())
+    face = draw_face(200, seed=6)
+    large = predictor.predict(_tilted_in_a_scene(face, 0, 1.0, (300, 90))).faces[0]
+    small = predictor.predict(_tilted_in_a_scene(face, 0, 0.16, (300, 90))).faces[0]
+    assert large.input_span > 64 and 15 < small.input_span < 40
+    assert large.input_span / small.input_span == pytest.approx(1 / 0.16, rel=0.2)
+    for level in ("interval_80", "interval_90"):
+        (large_low, large_high), (small_low, small_high) = (
+            getattr(large, level),
+            getattr(small, level),
+        )
+        assert small_high - small_low > large_high - large_low
+        assert small_low <= small.age <= small_high
+    if variant == "full":
+        whole = predictor.predict(np.asarray(noise_image(300))).faces[0]
+        assert whole.input_span == np.inf
+
+
+@pytest.mark.parametrize("variant", ["full", "cropped"])
 def test_a_chip_given_as_a_photo_gets_the_prediction_of_its_prepared_input(
     prepared, utk_folder, smoke_weights, detector, variant
 ):

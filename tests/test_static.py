@@ -173,6 +173,24 @@ def test_the_page_predicts_what_python_predicts(agreement, variant):
         assert ours.keys() == python.to_dict().keys()
 
 
+def test_the_page_gives_the_margins_python_gives(agreement):
+    """Where the page's shown age is Python's, so are its margins: the same bin of the shown age
+    and, for a face whose model input spans fewer of the photo's pixels than it has, the same
+    margins of its size."""
+    compared = small = 0
+    for pairs in agreement["pairs"].values():
+        for ours, python, _ in pairs:
+            if abs(ours["age"] - python.age) > 0.05:
+                continue
+            compared += 1
+            small += python.input_span < python.face.shape[0]
+            for level in ("80", "90"):
+                low, high = getattr(python, f"interval_{level}")
+                assert ours[f"age_interval_{level}"] == pytest.approx([low, high], abs=0.11)
+    print(f"margins compared on {compared} faces, {small} of them small")
+    assert compared >= 8 and small >= 1
+
+
 def test_the_page_aligns_faces_as_python_does(agreement, predictors):
     """The model inputs the page cuts are the ones Python cuts (decoding, detection, the warp
     and the resizing agree), to within half a grey level on average."""

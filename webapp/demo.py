@@ -255,7 +255,8 @@ validation faces, which undoes most of that pull.
 
 **The margin.** The interval after the age is calibrated on held-out faces (split-conformal,
 per range of the shown age): for 80% of test faces with a similar age shown, the true age fell
-inside it. It is wider for older people, whose age is harder to read.
+inside it. It is wider for older people, whose age is harder to read, and for a face only a few
+pixels across: its margin was measured on validation faces shrunk to its size.
 
 **Known limits.** Errors are largest for the elderly, who tend to be estimated years too young,
 while children and teenagers tend to be estimated a few years too old; gender is least reliable

@@ -112,6 +112,7 @@ class Engine {
     const photoSize = [photo.width, photo.height];
     let boxes = faces;
     let inputs;
+    let spans;
     let message = null;
     let framing = "aligned face";
     if (!faces.length && variant === "cropped") {
@@ -125,9 +126,11 @@ class Engine {
     }
     if (boxes.length) {
       inputs = boxes.map((face) => this.faceInput(image, face, variant, size));
+      spans = boxes.map((face) => this.inputSpan(face, variant));
     } else {
       boxes = [{ x: 0, y: 0, width: image.width, height: image.height, confidence: 0 }];
       inputs = [resizeBilinear(image, size, size)];
+      spans = [Infinity];
       framing = "whole picture";
       message = this.manifest.whole_picture_message;
     }
@@ -138,8 +141,8 @@ class Engine {
     const ages = answers.map((answer) => shownAge(calibration, answer));
     const scale = photo.width / image.width;
     const described = boxes.map((box, i) => {
-      const [low80, high80] = interval(calibration, ages[i], 0.8);
-      const [low90, high90] = interval(calibration, ages[i], 0.9);
+      const [low80, high80] = interval(calibration, ages[i], 0.8, spans[i]);
+      const [low90, high90] = interval(calibration, ages[i], 0.9, spans[i]);
       const isFemale = female[i] >= 0.5;
       const detected = box.confidence > 0;
       return {
@@ -164,6 +167,15 @@ class Engine {
     if (variant === "full") return resizeBilinear(chip, size, size);
     const [left, top, right, bottom] = cropSquare(this.template.face_box, this.manifest.crop_scale);
     return resizeBilinear(crop(chip, left, top, right, bottom), size, size);
+  }
+
+  /** faces.align.input_spans: how many of the photo's pixels the variant's model input spans. */
+  inputSpan(face, variant) {
+    const transform = similarityTransform(face.landmarks, this.template.landmarks);
+    const perChipPixel = 1 / Math.hypot(transform[0][0], transform[1][0]);
+    if (variant === "full") return this.template.size * perChipPixel;
+    const [left, , right] = cropSquare(this.template.face_box, this.manifest.crop_scale);
+    return (right - left) * perChipPixel;
   }
 
   /** A model's output for faces (ImageData-like, S x S), averaged over `views`
@@ -395,16 +407,18 @@ function shownAge(calibration, answer) {
   return ages[right - 1] + share * (ages[right] - ages[right - 1]);
 }
 
-/** model.calibration.AgeCalibration.interval for one shown age. */
-function interval(calibration, age, level) {
-  const { edges } = calibration;
+/** model.calibration.AgeCalibration.interval for one shown age and its face's input span. */
+function interval(calibration, age, level, span) {
+  const { edges, sides } = calibration;
   const below = edges.filter((edge) => edge <= age).length; // searchsorted(side="right")
   const bin = Math.min(Math.max(below - 1, 0), edges.length - 2);
   const key = String(level);
-  return [
-    Math.max(age + calibration.lower[key][bin], 0),
-    Math.max(age + calibration.upper[key][bin], 0),
-  ];
+  let { lower, upper } = calibration;
+  if (sides && sides.length && span < calibration.input_size) {
+    const table = Math.max(sides.filter((side) => side <= span).length - 1, 0);
+    [lower, upper] = [calibration.side_lower[table], calibration.side_upper[table]];
+  }
+  return [Math.max(age + lower[key][bin], 0), Math.max(age + upper[key][bin], 0)];
 }
 
 /** model.predictor.adience_group: the nearest age group. */
