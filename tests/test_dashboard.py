@@ -120,6 +120,21 @@ def test_the_models_view_plots_how_far_the_shown_age_moves_each_answer(variant):
     assert figure.layout.title.text in [f.layout.title.text for f in shown if f is not None]
 
 
+@pytest.mark.parametrize("variant", ["full", "cropped"])
+def test_the_models_view_plots_the_margin_of_each_face_size(variant):
+    calibration = shipped.calibration(variant)
+    figure = figures.margin_by_face_size(variant)
+    assert len(figure.data) == 1 + len(calibration.sides) == 5
+    clear, smallest = figure.data[0], figure.data[-1]
+    ages = np.array(clear.x)
+    for line, span in ((clear, np.inf), (smallest, calibration.sides[0])):
+        low, high = calibration.interval(ages, 0.8, np.full(ages.size, float(span)))
+        assert np.allclose(line.y, high - low)
+    assert np.mean(smallest.y) > np.mean(clear.y) + 5, "faces of few pixels get wider margins"
+    shown = [getattr(part, "figure", None) for part in dashboard.models_view(variant)]
+    assert figure.layout.title.text in [f.layout.title.text for f in shown if f is not None]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(
     not shutil.which("chromedriver") and not os.environ.get("REQUIRE_BROWSER"),

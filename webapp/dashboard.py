@@ -197,6 +197,7 @@ def models_view(variant: str) -> list:
         ),
         dcc.Graph(figure=figures.shown_age_map(variant)),
         dcc.Graph(figure=figures.interval_coverage(variant)),
+        dcc.Graph(figure=figures.margin_by_face_size(variant)),
         html.H5("Per group (test split)"),
         dash_table.DataTable(
             figures.group_table(variant).to_dict("records"), style_cell={"textAlign": "left"}

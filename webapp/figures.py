@@ -7,6 +7,7 @@ report, the calibration); none computes a prediction.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -178,6 +179,37 @@ def shown_age_map(variant: str) -> go.Figure:
         yaxis_title="shown age minus the answer (years)",
         template=TEMPLATE,
         height=340,
+    )
+    return figure
+
+
+def margin_by_face_size(variant: str) -> go.Figure:
+    """The width of the 80% margin for each shown age, for a clear face and for faces whose
+    model input spans each of the calibration's small sides: the smaller, the less sure."""
+    calibration = shipped.calibration(variant)
+    shown = np.arange(0.0, 80.5, 0.5)
+    sizes = {f"{calibration.input_size or 64}+ pixels (clear)": np.inf}
+    sizes |= {f"{side} pixels": float(side) for side in reversed(calibration.sides)}
+    figure = go.Figure()
+    for index, (name, span) in enumerate(sizes.items()):
+        low, high = calibration.interval(shown, 0.8, np.full(shown.size, span))
+        figure.add_trace(
+            go.Scatter(
+                x=shown,
+                y=high - low,
+                name=name,
+                mode="lines",
+                line={"color": VARIANT_COLOURS[variant], "width": 3 - 0.5 * index},
+                opacity=1 - 0.17 * index,
+                hovertemplate=f"{name}, shown %{{x:.0f}}: %{{y:.1f}} years wide<extra></extra>",
+            )
+        )
+    figure.update_layout(
+        title=f"How wide the 80% margin is, by the face's size in the photo ({variant})",
+        xaxis_title="shown age (years)",
+        yaxis_title="width of the 80% margin (years)",
+        template=TEMPLATE,
+        height=360,
     )
     return figure
 
