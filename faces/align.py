@@ -128,18 +128,17 @@ def align_face(image: Image.Image, face: Face, template: ChipTemplate) -> Image.
     )
 
 
-def input_spans(face: Face, template: ChipTemplate) -> dict[str, float]:
-    """How many of the photo's pixels each variant's model input spans across (how much
-    detail it can show): ``full`` the whole chip, ``cropped`` the crop; inf for a face without
-    landmarks (the whole picture)."""
+def input_span(face: Face, template: ChipTemplate, variant: str) -> float:
+    """How many of the photo's pixels the `variant`'s model input spans across (how much
+    detail it can show): for ``full`` the whole chip, for ``cropped`` the crop; inf for a face
+    without landmarks (the whole picture)."""
     if face.landmarks is None:
-        return {"full": math.inf, "cropped": math.inf}
-    photo_pixels = 1 / chip_transform(np.asarray(face.landmarks), template).scale
+        return math.inf
+    photo_pixels = 1 / float(chip_transform(np.asarray(face.landmarks), template).scale)
+    if variant == "full":
+        return template.size * photo_pixels
     left, _, right, _ = crop_square(Face(*template.face_box, confidence=1.0))
-    return {
-        "full": float(template.size * photo_pixels),
-        "cropped": float((right - left) * photo_pixels),
-    }
+    return (right - left) * photo_pixels
 
 
 def _shrink_around(

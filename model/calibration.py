@@ -77,7 +77,7 @@ class AgeCalibration:
     def interval(self, predicted, level: float, spans=None) -> tuple[np.ndarray, np.ndarray]:
         """(low, high) age bounds in years for each shown age, at `level` (0.8 or 0.9).
         `spans`: for each face, how many of the photo's pixels its model input spans across
-        (`faces.align.input_spans`; inf, or none given: as many as the input has)."""
+        (`faces.align.input_span`; inf, or none given: as many as the input has)."""
         predicted = np.asarray(predicted, dtype=np.float64)
         key = _key(level)
         bins = _bin_index(self.edges, predicted)
@@ -85,9 +85,9 @@ class AgeCalibration:
         if spans is not None and self.sides:
             spans = np.broadcast_to(np.asarray(spans, np.float64), predicted.shape)
             table = np.clip(np.searchsorted(self.sides, spans, side="right") - 1, 0, None)
-            for index in np.flatnonzero(spans < self.input_size):
-                lower[index] = self.side_lower[table[index]][key][bins[index]]
-                upper[index] = self.side_upper[table[index]][key][bins[index]]
+            small = spans < self.input_size
+            lower = np.where(small, np.array([t[key] for t in self.side_lower])[table, bins], lower)
+            upper = np.where(small, np.array([t[key] for t in self.side_upper])[table, bins], upper)
         return np.maximum(predicted + lower, 0.0), np.maximum(predicted + upper, 0.0)
 
     def coverage(self, predicted, true, level: float) -> float:

@@ -25,7 +25,7 @@ from PIL import Image
 
 from data_prep.dataset import VARIANTS
 from data_prep.split import AGE_BUCKET_LABELS, age_bucket
-from faces.align import TEMPLATE, ChipTemplate, align_face, chip_inputs, input_spans
+from faces.align import TEMPLATE, ChipTemplate, align_face, chip_inputs, input_span
 from faces.detect import Face, FaceDetector, scaled_box
 from faces.images import SOURCE_SIZE, ImageInput, load_image, resize_square
 from model import sanity
@@ -249,7 +249,7 @@ class Predictor:
             framing, message = FRAMING_WHOLE, WHOLE_PICTURE_MESSAGE
             faces = [resize_square(image, self.size)]
         ages, female = self.predict_faces(np.stack(faces))
-        spans = [input_spans(box, self.template)[self.variant] for box in boxes]
+        spans = [input_span(box, self.template, self.variant) for box in boxes]
         low_80, high_80 = self.calibration.interval(ages, 0.8, spans)
         low_90, high_90 = self.calibration.interval(ages, 0.9, spans)
         predictions = [

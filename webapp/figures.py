@@ -188,7 +188,7 @@ def margin_by_face_size(variant: str) -> go.Figure:
     model input spans each of the calibration's small sides: the smaller, the less sure."""
     calibration = shipped.calibration(variant)
     shown = np.arange(0.0, 80.5, 0.5)
-    sizes = {f"{calibration.input_size or 64}+ pixels (clear)": np.inf}
+    sizes = {"clear face": np.inf}
     sizes |= {f"{side} pixels": float(side) for side in reversed(calibration.sides)}
     figure = go.Figure()
     for index, (name, span) in enumerate(sizes.items()):

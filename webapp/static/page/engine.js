@@ -169,7 +169,7 @@ class Engine {
     return resizeBilinear(crop(chip, left, top, right, bottom), size, size);
   }
 
-  /** faces.align.input_spans: how many of the photo's pixels the variant's model input spans. */
+  /** faces.align.input_span: how many of the photo's pixels the variant's model input spans. */
   inputSpan(face, variant) {
     const transform = similarityTransform(face.landmarks, this.template.landmarks);
     const perChipPixel = 1 / Math.hypot(transform[0][0], transform[1][0]);
