@@ -96,6 +96,14 @@ class TrainConfig:
             "negated (0: equal weights, 1: every band weighs the same)"
         },
     )
+    relative_to_age: float = field(
+        default=0.0,
+        metadata={
+            "help": "age only: also weight rows by (age + this many years) to the power -2, "
+            "so an error counts relative to the age and children's ages are learnt more "
+            "finely (10: a 5-year-old's error weighs 7 times a 30-year-old's); 0: off"
+        },
+    )
     label_smoothing: float = field(
         default=0.0,
         metadata={

@@ -40,7 +40,9 @@ class Task:
         """Initial bias of the output unit, so training starts at the label mean."""
         raise NotImplementedError
 
-    def sample_weights(self, targets: np.ndarray, balance: float) -> np.ndarray | None:
+    def sample_weights(
+        self, targets: np.ndarray, balance: float, relative_to_age: float = 0.0
+    ) -> np.ndarray | None:
         """Weight of each training row in the loss (mean 1), or None for equal weights."""
         return None
 
@@ -57,14 +59,22 @@ class AgeTask(Task):
     def output_bias(self, targets: np.ndarray) -> float:
         return float(np.mean(targets))
 
-    def sample_weights(self, targets: np.ndarray, balance: float) -> np.ndarray | None:
+    def sample_weights(
+        self, targets: np.ndarray, balance: float, relative_to_age: float = 0.0
+    ) -> np.ndarray | None:
         """Rows of rare ages weigh more: a row's weight is the count of its 5-year age band
         to the power -`balance` (0: equal weights, 1: every band weighs the same in all).
-        The loss stays the mean squared error; only its average over rows changes."""
-        if balance == 0:
+        With `relative_to_age` (years, 0: off) it is also multiplied by (age +
+        `relative_to_age`) ** -2: the squared error then counts relative to the age, and a
+        year wrong for a child weighs as much as several for an adult (10: a 5-year-old's
+        error counts 7 times a 30-year-old's). The loss stays the mean squared error; only
+        its average over rows changes."""
+        if balance == 0 and relative_to_age == 0:
             return None
         bands = (targets // AGE_BAND_YEARS).astype(int)
         weights = np.bincount(bands)[bands].astype(np.float64) ** -balance
+        if relative_to_age:
+            weights *= (np.asarray(targets, np.float64) + relative_to_age) ** -2.0
         return weights / weights.mean()
 
 

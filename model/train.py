@@ -225,7 +225,7 @@ def train(config: TrainConfig) -> dict:
         config.augment,
         config.seed,
         damage,
-        task.sample_weights(train_y, config.age_balance),
+        task.sample_weights(train_y, config.age_balance, config.relative_to_age),
         teacher,
     )
     model.fit(
@@ -256,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     if config.start not in ("scratch", "cydral"):
         parser.error("--start must be scratch or cydral")
+    if config.relative_to_age < 0:
+        parser.error("--relative-to-age must be 0 (off) or a number of years above 0")
     if config.keep not in ("best", "last"):
         parser.error("--keep must be best or last")
     if config.damaged_from_pretrained and config.start != "cydral":

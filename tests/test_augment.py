@@ -93,6 +93,17 @@ def test_age_weights_lift_rare_age_bands():
     assert TASKS["gender"].sample_weights(np.ones(10), 0.5) is None
 
 
+def test_relative_age_weights_make_a_childs_error_count_more():
+    ages = np.array([5.0] * 10 + [30.0] * 90)
+    age = TASKS["age"]
+    relative = age.sample_weights(ages, 0.0, relative_to_age=10.0)
+    assert relative.mean() == pytest.approx(1.0)
+    assert relative[0] == pytest.approx((40 / 15) ** 2 * relative[-1])
+    both = age.sample_weights(ages, 0.5, relative_to_age=10.0)  # the band's factor: 3
+    assert both[0] == pytest.approx(3 * (40 / 15) ** 2 * both[-1])
+    assert TASKS["gender"].sample_weights(np.ones(10), 0.0, relative_to_age=10.0) is None
+
+
 def test_training_batches_carry_weights_and_damage():
     faces = colour_faces(n=32).astype(np.uint8)
     ages = np.arange(32, dtype=np.float32)

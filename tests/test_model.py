@@ -585,3 +585,6 @@ def test_a_change_of_label_smoothing_restarts_the_optimizer(
     with pytest.raises(SystemExit):
         train_main(["--task", "age", "--variant", "cropped", "--data", str(prepared[0]),
                     "--out", str(out), "--label-smoothing", "0.1"])  # fmt: skip
+    with pytest.raises(SystemExit):
+        train_main(["--task", "age", "--variant", "cropped", "--data", str(prepared[0]),
+                    "--out", str(out), "--relative-to-age", "-1"])  # fmt: skip
