@@ -103,10 +103,21 @@ def test_record_tabs_read_the_shipped_artefacts():
         else:
             assert smoothing_starts == [] and "throughout" in gender_curves.layout.title.text
         assert "smoothed targets" in gender_curves.layout.title.text
+        age_curves = demo.figures.training_curves(variant, "age")
         assert not any(
-            s.line.color == demo.figures.SMOOTHING_LINE["color"]
-            for s in demo.figures.training_curves(variant, "age").layout.shapes
+            s.line.color == demo.figures.SMOOTHING_LINE["color"] for s in age_curves.layout.shapes
         )
+        weighting_starts = [
+            shape.x0
+            for shape in age_curves.layout.shapes
+            if shape.line.color == demo.figures.WEIGHTING_LINE["color"]
+        ]
+        age_run = shipped.run_info(variant, "age")
+        if age_run["config"].get("relative_to_age") and age_run["schedule_start"]:
+            assert weighting_starts == [age_run["schedule_start"] + 0.5] * 2
+            assert "weighted mean" in age_curves.layout.title.text
+        else:
+            assert weighting_starts == []
         assert set(demo.figures.group_table(variant)["group"]) >= {"gender: male", "race: Asian"}
     assert list(demo.figures.headline_table()["variant"]) == ["cropped", "full"]
 

@@ -17,6 +17,8 @@ from model import shipped
 VARIANT_COLOURS = {"cropped": "#1f77b4", "full": "#ff7f0e"}
 SMOOTHING_LINE = {"color": "#d62728", "dash": "dash"}
 """The line where a gender model's training switched to label smoothing."""
+WEIGHTING_LINE = {"color": "#9467bd", "dash": "dash"}
+"""The line where an age model's training began to weigh errors relative to the age."""
 CURVES = {
     "age": [("loss", "MSE (years²)"), ("mae", "MAE (years)")],
     "gender": [("loss", "cross-entropy"), ("accuracy", "accuracy"), ("auc", "AUC")],
@@ -26,11 +28,11 @@ TEMPLATE = "plotly_white"
 
 def training_curves(variant: str, task: str) -> go.Figure:
     """Per-epoch curves of every loss and metric, training against validation, with the
-    epoch that ships marked, and where the last schedule started label smoothing."""
+    epoch that ships marked, and where the last schedule started label smoothing or weighing
+    errors relative to the age (either changes the training loss's ruler)."""
     history = shipped.history(variant, task)
     run = shipped.run_info(variant, task)
     best = run.get("best_epoch")
-    smoothing = run.get("config", {}).get("label_smoothing", 0.0)
     panels = CURVES[task]
     figure = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for _, t in panels])
     for column, (metric, _) in enumerate(panels, start=1):
@@ -51,25 +53,34 @@ def training_curves(variant: str, task: str) -> go.Figure:
         if best:
             figure.add_vline(x=best, line={"color": "green", "dash": "dot"}, row=1, col=column)
         figure.update_xaxes(title_text="epoch", row=1, col=column)
-    switched = smoothing and run["schedule_start"] > 0  # smoothing began in a later schedule
-    if switched:
-        start = run["schedule_start"] + 0.5
-        figure.add_vline(x=start, line=SMOOTHING_LINE, row="all", col="all")
-        note = (
+    config = run.get("config", {})
+    smoothing, relative = config.get("label_smoothing", 0.0), config.get("relative_to_age", 0.0)
+    later = run.get("schedule_start", 0) > 0  # the option came with the last schedule
+    notes = []
+    if smoothing:
+        notes.append(
             f"Red dashed line: label smoothing {smoothing:g} from there on. The loss is then "
             "measured against smoothed targets, so it jumps up; accuracy is what to compare."
+            if later
+            else f"Trained with label smoothing {smoothing:g} throughout: the loss is measured "
+            "against smoothed targets, so it never nears zero; accuracy is what to compare."
         )
-    elif smoothing:
-        note = (
-            f"Trained with label smoothing {smoothing:g} throughout: the loss is measured against "
-            "smoothed targets, so it never nears zero; accuracy is what to compare."
+    if relative:
+        notes.append(
+            f"Purple dashed line: from there on each face weighs (age + {relative:g})^-2, so the "
+            "training loss, a weighted mean, drops; validation is unweighted."
+            if later
+            else f"Each face weighs (age + {relative:g})^-2: the training loss is a weighted mean."
         )
+    for line, used in ((SMOOTHING_LINE, smoothing), (WEIGHTING_LINE, relative)):
+        if used and later:
+            figure.add_vline(x=run["schedule_start"] + 0.5, line=line, row="all", col="all")
     figure.update_layout(
         title=f"{task.capitalize()} model, {variant} variant (dotted line: shipped epoch {best})"
-        + (f"<br><sup>{note}</sup>" if smoothing else ""),
+        + "".join(f"<br><sup>{note}</sup>" for note in notes),
         template=TEMPLATE,
-        height=340,
-        margin={"t": 95 if smoothing else 70, "b": 40, "l": 40, "r": 20},
+        height=340 + 25 * max(len(notes) - 1, 0),
+        margin={"t": 70 + 25 * len(notes), "b": 40, "l": 40, "r": 20},
     )
     return figure
 
